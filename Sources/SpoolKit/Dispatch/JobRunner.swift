@@ -1,0 +1,241 @@
+import Synchronization
+
+/// Runs one queued job through its whole attempt: claim, start, handler, outcome, move.
+/// It runs on a worker thread and may block.
+final class JobRunner: Sendable {
+    let store: JobStore
+    let handlers: [String: any JobHandler]
+    let backoff: Backoff
+    let running: RunningJobs
+    let summary: Locked<RunSummary>
+
+    init(store: JobStore, handlers: [String: any JobHandler], running: RunningJobs, summary: Locked<RunSummary>) {
+        self.store = store
+        self.handlers = handlers
+        let configuration = store.spool.configuration
+        self.backoff = Backoff(base: configuration.backoffBase, maximum: configuration.backoffMaximum)
+        self.running = running
+        self.summary = summary
+    }
+
+    private var layout: SpoolLayout { store.layout }
+
+    func run(_ entry: IndexEntry) {
+        let claimed: ClaimedJob
+        switch store.claim(entry.id) {
+        case .gone: return
+        case .rejected:
+            summary.withLock { $0.rejected += 1 }
+            return
+        case .claimed(let job): claimed = job
+        }
+        let id = claimed.id
+        let record: JobRecord
+        do { record = try store.begin(claimed) } catch {
+            // The job stays in processing/ unowned; recovery puts it back in queued/.
+            Diagnostics.warn("could not start job \(id): \(error)")
+            return
+        }
+        let configuration = store.spool.configuration
+        let handlerConfiguration = configuration.handlers[record.type]
+        guard let handler = handlers[record.type] else {
+            finish(id, record, .failure(reason: "no handler for type \"\(record.type)\"", exitCode: nil, signal: nil),
+                   resultPath: nil, started: ProcessInfoLite.monotonicNow())
+            return
+        }
+        let resultTemporary = layout.temporaryPath("result-" + id)
+        let resultOutput: FileDescriptor
+        do { resultOutput = try FileSystem.createExclusive(resultTemporary) } catch {
+            Diagnostics.warn("could not create the result file of job \(id): \(error)")
+            finish(id, record, .interrupted, resultPath: nil, started: ProcessInfoLite.monotonicNow())
+            return
+        }
+        let progress = ProgressRecorder(store: store, id: id, record: record)
+        let context = HandlerContext(
+            resultOutput: resultOutput, killGrace: configuration.killGrace, layout: layout, id: id,
+            processorLock: store.processor?.lock, progressSink: { progress.report($0) })
+        let timeout = Self.effectiveTimeout(job: record.timeout, handler: handlerConfiguration?.timeout)
+        let invocation = HandlerInvocation(
+            id: id, type: record.type, attempt: record.attempts, record: record,
+            recordPath: layout.jobPath(id, in: .processing), resultPath: layout.resultPath(id), timeout: timeout)
+        JobLog.append(
+            layout, id: id, .info,
+            "attempt \(record.attempts) started by processor \(store.processor?.name ?? "?") (type \(record.type))")
+        let started = ProcessInfoLite.monotonicNow()
+        running.register(id, context)
+        let result = handler.run(invocation, context: context)
+        running.unregister(id)
+        resultOutput.close()
+        finish(id, progress.latestRecord, result, resultPath: resultTemporary, started: started)
+    }
+
+    /// A job's own timeout may only lower its type's.
+    static func effectiveTimeout(job: Double?, handler: Double?) -> Double? {
+        switch (job, handler) {
+        case (let job?, let handler?): return min(job, handler)
+        case (let job?, nil): return job
+        case (nil, let handler): return handler
+        }
+    }
+
+    /// Records the outcome and moves the job: done, failed, or back to queued for a retry.
+    private func finish(_ id: String, _ record: JobRecord, _ result: HandlerResult, resultPath: String?, started: Double) {
+        var record = record
+        let configuration = store.spool.configuration
+        let maximumAttempts = record.maximumAttempts ?? configuration.handlers[record.type]?.maximumAttempts ?? 3
+        let now = ProcessInfoLite.now()
+        let duration = ProcessInfoLite.monotonicNow() - started
+        record.set("finishedAt", .string(Timestamp.format(now)))
+        record.set("durationSeconds", JSONValue(Double(Int(duration * 1000)) / 1000))
+
+        var target: JobState
+        var logLevel = JobLog.Level.info
+        var message: String
+        switch result {
+        case .success:
+            target = .done
+            record.set("exitCode", JSONValue(0))
+            record.set("progress", JSONValue(100))
+            message = "done in \(Self.seconds(duration))"
+        case .temporaryFailure(let reason):
+            record.deferredAttempts += 1
+            record.set("exitCode", JSONValue(75))
+            if record.deferredAttempts > configuration.maximumDeferrals {
+                target = .failed
+                record.set("error", .string("\(reason); gave up after \(record.deferredAttempts) temporary failures"))
+            } else {
+                target = .queued
+                let delay = backoff.delay(afterAttempt: record.deferredAttempts)
+                record.set("notBefore", .string(Timestamp.format(now + delay)))
+                record.set("error", .string("\(reason); will retry in \(Self.seconds(delay))"))
+            }
+            logLevel = .warning
+            message = record.error ?? reason
+        case .failure, .timedOut:
+            let reason: String
+            switch result {
+            case .failure(let text, let exitCode, let signal):
+                reason = text
+                if let exitCode { record.set("exitCode", JSONValue(Int(exitCode))) }
+                if let signal { record.set("signal", .string(Signals.name(of: signal))) }
+            case .timedOut(let limit):
+                reason = "timed out after \(Self.seconds(limit))"
+                record.set("signal", .string("SIGTERM"))
+            default:
+                reason = ""
+            }
+            if record.countedAttempts >= maximumAttempts {
+                target = .failed
+                let suffix = maximumAttempts > 1 ? " (attempt \(record.countedAttempts) of \(maximumAttempts))" : ""
+                record.set("error", .string(reason + suffix))
+            } else {
+                target = .queued
+                let delay = backoff.delay(afterAttempt: record.countedAttempts)
+                record.set("notBefore", .string(Timestamp.format(now + delay)))
+                record.set(
+                    "error",
+                    .string("\(reason) (attempt \(record.countedAttempts) of \(maximumAttempts)); "
+                        + "will retry in \(Self.seconds(delay))"))
+            }
+            logLevel = target == .failed ? .error : .warning
+            message = record.error ?? reason
+        case .interrupted:
+            record.deferredAttempts += 1
+            target = .queued
+            record.set("error", .string("interrupted by the shutdown of processor \(store.processor?.name ?? "?")"))
+            logLevel = .warning
+            message = record.error ?? "interrupted"
+        }
+
+        if let resultPath {
+            if target.isTerminal {
+                do {
+                    try FileSystem.rename(resultPath, to: layout.resultPath(id))
+                    record.set("result", .string(layout.relativeResultPath(id)))
+                } catch {
+                    Diagnostics.warn("could not publish the result of job \(id): \(error)")
+                }
+            } else {
+                try? FileSystem.unlinkIfPresent(resultPath)
+            }
+        }
+        JobLog.append(layout, id: id, logLevel, message + " → \(target.rawValue)/")
+        do {
+            let final = try store.move(id, to: target, record: record)
+            summary.withLock { summary in
+                switch final {
+                case .done: summary.done += 1
+                case .failed: summary.failed += 1
+                case .queued:
+                    if case .interrupted = result { summary.interrupted += 1 } else { summary.retried += 1 }
+                default: break
+                }
+            }
+        } catch {
+            Diagnostics.warn("could not move job \(id) to \(target.rawValue)/: \(error); recovery will settle it")
+        }
+    }
+
+    static func seconds(_ value: Double) -> String {
+        if value >= 10 || value == value.rounded() { return "\(Int(value.rounded())) s" }
+        return "\(Double(Int(value * 1000)) / 1000) s"
+    }
+}
+
+/// Records a running job's progress in its file, at most every quarter second.
+final class ProgressRecorder: Sendable {
+    private struct State {
+        var record: JobRecord
+        var lastWritten = 0.0
+        var pending: Int?
+    }
+
+    private let store: JobStore
+    private let id: String
+    private let state: Mutex<State>
+    static let minimumInterval = 0.25
+
+    init(store: JobStore, id: String, record: JobRecord) {
+        self.store = store
+        self.id = id
+        self.state = Mutex(State(record: record))
+    }
+
+    /// The record with the latest progress, for the final write.
+    var latestRecord: JobRecord {
+        state.withLock { state in
+            if let pending = state.pending { state.record.set("progress", JSONValue(pending)) }
+            return state.record
+        }
+    }
+
+    /// A new percentage, or nil to flush one held back by the rate limit.
+    func report(_ percent: Int?) {
+        state.withLock { state in
+            if let percent { state.pending = percent }
+            guard let pending = state.pending else { return }
+            let now = ProcessInfoLite.monotonicNow()
+            guard now - state.lastWritten >= Self.minimumInterval else { return }
+            state.pending = nil
+            guard state.record.progress != pending else { return }
+            state.record.set("progress", JSONValue(pending))
+            state.lastWritten = now
+            do { try store.rewriteProcessing(id, state.record) } catch {
+                Diagnostics.warn("could not record the progress of job \(id): \(error)")
+            }
+        }
+    }
+}
+
+/// The jobs this processor is running, so that a shutdown can ask each to stop.
+final class RunningJobs: Sendable {
+    private let contexts = Mutex<[String: HandlerContext]>([:])
+
+    func register(_ id: String, _ context: HandlerContext) { contexts.withLock { $0[id] = context } }
+    func unregister(_ id: String) { _ = contexts.withLock { $0.removeValue(forKey: id) } }
+
+    func requestStopOfAll(_ request: StopRequest) {
+        let all = contexts.withLock { Array($0.values) }
+        for context in all { context.requestStop(request) }
+    }
+}

@@ -1,0 +1,25 @@
+/// Counts of what one `spool run` did, printed when it exits.
+public struct RunSummary: Sendable, Equatable {
+    public var done = 0
+    public var failed = 0
+    public var retried = 0
+    public var rejected = 0
+    public var interrupted = 0
+    public var recovered = 0
+    public var seconds = 0.0
+
+    public init() {}
+
+    public var finished: Int { done + failed }
+
+    public var sentence: String {
+        var parts = ["\(done) done", "\(failed) failed"]
+        if retried > 0 { parts.append("\(retried) retried") }
+        if rejected > 0 { parts.append("\(rejected) rejected") }
+        if interrupted > 0 { parts.append("\(interrupted) put back in the queue") }
+        if recovered > 0 { parts.append("\(recovered) recovered") }
+        let rate = seconds > 0 ? Double(finished) / seconds : 0
+        let secondsText = String(Double(Int(seconds * 100)) / 100)
+        return "processed \(finished) jobs in \(secondsText) s (\(Int(rate)) jobs/s): " + parts.joined(separator: ", ")
+    }
+}

@@ -1,0 +1,210 @@
+import Foundation
+import Synchronization
+
+/// The long-running processor, `spool run`: watches `queued/`, keeps the dispatch index, and
+/// runs jobs on a pool of worker threads until stopped (or, when draining, until nothing is
+/// queued or running).
+public final class SpoolProcessor: Sendable {
+    public struct Options: Sendable {
+        /// Worker threads: jobs run at once.
+        public var workers: Int
+        /// Exit once nothing is queued or running.
+        public var drain = false
+        /// Poll every this many seconds instead of using inotify (NFS); nil: inotify.
+        public var pollInterval: Double?
+
+        public init(workers: Int, drain: Bool = false, pollInterval: Double? = nil) {
+            self.workers = workers
+            self.drain = drain
+            self.pollInterval = pollInterval
+        }
+    }
+
+    public let spool: Spool
+    public let options: Options
+    private let inProcessHandlers: [String: any JobHandler]
+    private let stopRequested = Atomic<Bool>(false)
+    private let wakeHook = Mutex<(@Sendable () -> Void)?>(nil)
+
+    /// `handlers` adds in-process handlers by type (for programs that embed SpoolKit); they take
+    /// precedence over spool.json.
+    public init(spool: Spool, options: Options, handlers: [String: any JobHandler] = [:]) {
+        self.spool = spool
+        self.options = options
+        self.inProcessHandlers = handlers
+    }
+
+    /// Asks the processor to stop: no new claims, running jobs get `shutdownGrace` seconds,
+    /// then are stopped and put back in `queued/`. Safe from any thread.
+    public func requestStop() {
+        stopRequested.store(true, ordering: .sequentiallyConsistent)
+        wakeHook.withLock { $0 }?()
+    }
+
+    /// Runs until stopped (or drained). Blocks the calling thread, which becomes the watcher.
+    public func run() throws(SpoolError) -> RunSummary {
+        let layout = spool.layout
+        let configuration = spool.configuration
+        let began = ProcessInfoLite.monotonicNow()
+        let identity = try ProcessorIdentity(layout: layout)
+        defer { identity.release() }
+        let store = JobStore(spool: spool, processor: identity, inProcessTypes: Set(inProcessHandlers.keys))
+        let summary = Locked(RunSummary())
+        let running = RunningJobs()
+        let handlers = try buildHandlers(root: layout.root)
+        let runner = JobRunner(store: store, handlers: handlers, running: running, summary: summary)
+        let limits = configuration.handlers.compactMapValues(\.concurrency)
+        let queue = WorkQueue(concurrencyLimits: limits)
+        let watcher = try QueueWatcher(directory: layout.directory(.queued), useInotify: options.pollInterval == nil)
+        wakeHook.withLock { $0 = { [watcher] in watcher.wake() } }
+        defer { wakeHook.withLock { $0 = nil } }
+
+        let recovered = store.recoverOrphans()
+        if !recovered.moved.isEmpty {
+            summary.withLock { $0.recovered += recovered.moved.count }
+            Diagnostics.info("recovered \(recovered.moved.count) job(s) left in processing/ by stopped processors")
+        }
+        if recovered.awaitingOrphanedHandlers > 0 {
+            Diagnostics.info(
+                "\(recovered.awaitingOrphanedHandlers) job(s) of a stopped processor still have running handlers; "
+                    + "they will be recovered when those end")
+        }
+
+        let workerCount = max(1, options.workers)
+        let finishedWorkers = DispatchGroup()
+        for number in 0..<workerCount {
+            finishedWorkers.enter()
+            let thread = Thread {
+                while let entry = queue.next() {
+                    runner.run(entry)
+                    queue.finished(entry)
+                }
+                finishedWorkers.leave()
+            }
+            thread.name = "spool-worker-\(number)"
+            thread.start()
+        }
+
+        var intake = IntakeLoop(store: store, queue: queue, summary: summary)
+        intake.examine(watcher.scan())
+        let rescanInterval = options.pollInterval ?? configuration.rescanInterval
+        var nextRescan = ProcessInfoLite.monotonicNow() + rescanInterval
+
+        while !stopRequested.load(ordering: .sequentiallyConsistent) {
+            let now = ProcessInfoLite.monotonicNow()
+            var timeout = max(0, nextRescan - now)
+            if intake.hasUnsettled { timeout = min(timeout, 0.5) }
+            if options.drain { timeout = min(timeout, 0.05) }
+            let changes = watcher.waitForChanges(timeout: timeout)
+            if stopRequested.load(ordering: .sequentiallyConsistent) { break }
+            intake.examine(changes.names)
+            intake.retryUnsettled()
+            var rescan = changes.needsRescan || ProcessInfoLite.monotonicNow() >= nextRescan
+            if options.pollInterval == nil && !watcher.isWatching {
+                rescan = watcher.rewatch() || rescan
+            }
+            if options.drain && !rescan {
+                let load = queue.load
+                if load.indexed == 0 && load.running == 0 && !intake.hasUnsettled {
+                    // Idle: confirm with a full look before exiting, as events are only hints. Jobs
+                    // whose dead processor's handlers still run will come back: wait for them.
+                    let pass = store.recoverOrphans()
+                    summary.withLock { $0.recovered += pass.moved.count }
+                    if pass.moved.isEmpty && pass.awaitingOrphanedHandlers == 0 && intake.examine(watcher.scan()) == 0
+                        && queue.load == (0, 0) && !intake.hasUnsettled
+                    {
+                        break
+                    }
+                }
+            }
+            if rescan {
+                let pass = store.recoverOrphans()
+                summary.withLock { $0.recovered += pass.moved.count }
+                if changes.needsRescan { Diagnostics.info("inotify lost events (queue overflow or directory replaced); rescanned queued/") }
+                intake.examine(watcher.scan())
+                nextRescan = ProcessInfoLite.monotonicNow() + rescanInterval
+            }
+        }
+
+        // Shutdown: no new claims; running jobs get the grace period, then are stopped.
+        queue.stop()
+        let graceEnds = ProcessInfoLite.monotonicNow() + (options.drain ? 0 : configuration.shutdownGrace)
+        if !queue.waitUntilIdle(deadline: graceEnds) {
+            running.requestStopOfAll(.shutdown)
+        }
+        finishedWorkers.wait()
+        var result = summary.withLock { $0 }
+        result.seconds = ProcessInfoLite.monotonicNow() - began
+        return result
+    }
+
+    private func buildHandlers(root: String) throws(SpoolError) -> [String: any JobHandler] {
+        var handlers: [String: any JobHandler] = [:]
+        for (type, configuration) in spool.configuration.handlers {
+            switch configuration.kind {
+            case .command(let arguments):
+                handlers[type] = ExecHandler(
+                    arguments: arguments, environment: configuration.environment,
+                    workingDirectory: configuration.workingDirectory, spoolRoot: root)
+            case .builtin(let name):
+                guard let handler = BuiltinHandlers.handler(named: name) else {
+                    throw .invalidConfiguration(path: spool.layout.configurationPath, reason: "no built-in \(name)")
+                }
+                handlers[type] = handler
+            }
+        }
+        for (type, handler) in inProcessHandlers { handlers[type] = handler }
+        return handlers
+    }
+}
+
+/// The watcher's side of intake: examines entries of `queued/`, indexes jobs, rejects bad input,
+/// and gives files that may still be being written a little time.
+struct IntakeLoop {
+    let store: JobStore
+    let queue: WorkQueue
+    let summary: Locked<RunSummary>
+    private var unsettled: [[UInt8]: Double] = [:]
+
+    init(store: JobStore, queue: WorkQueue, summary: Locked<RunSummary>) {
+        self.store = store
+        self.queue = queue
+        self.summary = summary
+    }
+
+    var hasUnsettled: Bool { !unsettled.isEmpty }
+
+    /// Examines entries; returns how many jobs were newly indexed.
+    @discardableResult
+    mutating func examine(_ names: [[UInt8]]) -> Int {
+        let layout = store.layout
+        let limit = store.spool.configuration.maximumJobBytes
+        let now = ProcessInfoLite.now()
+        var entries: [IndexEntry] = []
+        for rawName in names {
+            if let id = JobID.id(fromFileName: rawName), queue.contains(id) { continue }
+            switch Intake.examine(rawName, in: layout, limit: limit, knownTypes: store.knownTypes, now: now) {
+            case .job(let entry):
+                unsettled[rawName] = nil
+                entries.append(entry)
+            case .ignore:
+                unsettled[rawName] = nil
+            case .later:
+                unsettled[rawName] = unsettled[rawName] ?? now
+            case .reject(let reason):
+                unsettled[rawName] = nil
+                if store.reject(directory: layout.directory(.queued), rawName: rawName, reason: reason) != nil {
+                    summary.withLock { $0.rejected += 1 }
+                }
+            }
+        }
+        queue.add(entries)
+        return entries.count
+    }
+
+    /// Looks again at files that were not parseable a moment ago.
+    mutating func retryUnsettled() {
+        guard !unsettled.isEmpty else { return }
+        examine(Array(unsettled.keys))
+    }
+}

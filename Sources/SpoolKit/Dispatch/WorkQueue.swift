@@ -1,0 +1,96 @@
+import Foundation
+
+/// The hand-off between the watcher (which indexes arrivals) and the worker threads (which take
+/// the next job). A condition variable, not the cooperative pool: workers block here while idle.
+final class WorkQueue: @unchecked Sendable {
+    // Everything below is guarded by `condition`.
+    private let condition = NSCondition()
+    private var index = JobIndex()
+    private var runningByType: [String: Int] = [:]
+    private var running = 0
+    private var stopping = false
+    private let concurrencyLimits: [String: Int]
+
+    init(concurrencyLimits: [String: Int]) {
+        self.concurrencyLimits = concurrencyLimits
+    }
+
+    /// Indexes arrivals and wakes idle workers.
+    func add(_ entries: [IndexEntry]) {
+        guard !entries.isEmpty else { return }
+        condition.lock()
+        let now = ProcessInfoLite.now()
+        var added = 0
+        for entry in entries where index.insert(entry, now: now) { added += 1 }
+        if added > 0 { condition.broadcast() }
+        condition.unlock()
+    }
+
+    func contains(_ id: String) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return index.contains(id)
+    }
+
+    /// Blocks until a job may run (respecting per-type limits and backoff times) and returns
+    /// it, counted as running; nil once the queue is stopping.
+    func next() -> IndexEntry? {
+        condition.lock()
+        defer { condition.unlock() }
+        while true {
+            if stopping { return nil }
+            let now = ProcessInfoLite.now()
+            index.promoteDue(now: now)
+            let entry = index.removeNext { type in
+                guard let limit = concurrencyLimits[type] else { return true }
+                return runningByType[type, default: 0] < limit
+            }
+            if let entry {
+                running += 1
+                runningByType[entry.type, default: 0] += 1
+                return entry
+            }
+            if let due = index.nextDueTime {
+                _ = condition.wait(until: Date(timeIntervalSince1970: due))
+            } else {
+                condition.wait()
+            }
+        }
+    }
+
+    /// A worker finished with a job it took from `next()`.
+    func finished(_ entry: IndexEntry) {
+        condition.lock()
+        running -= 1
+        runningByType[entry.type, default: 1] -= 1
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// Jobs indexed and jobs running, read together.
+    var load: (indexed: Int, running: Int) {
+        condition.lock()
+        defer { condition.unlock() }
+        return (index.count, running)
+    }
+
+    /// Wakes every worker and makes `next()` return nil from now on.
+    func stop() {
+        condition.lock()
+        stopping = true
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// Blocks until no job is running or `deadline` (monotonic seconds) passes; true when idle.
+    func waitUntilIdle(deadline: Double) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        while running > 0 {
+            let remaining = deadline - ProcessInfoLite.monotonicNow()
+            if remaining <= 0 { return false }
+            _ = condition.wait(until: Date(timeIntervalSinceNow: remaining))
+        }
+        return true
+    }
+}

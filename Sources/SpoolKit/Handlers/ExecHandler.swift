@@ -1,0 +1,178 @@
+/// Runs a configured command for each job: spawned directly with an argv (never a shell), in its
+/// own process group, with
+///
+/// - fd 0: the job's record (JSON), fd 1: the result file, fd 2: the job's log,
+/// - fd 3: the progress channel (`echo "progress 40" >&3`),
+/// - fd 4: the processor's lock, which marks the job as still running should the processor die;
+///   handlers should leave it open,
+///
+/// and `SPOOL_JOB_ID`, `SPOOL_JOB_TYPE`, `SPOOL_ATTEMPT`, `SPOOL_DIR`, `SPOOL_JOB_FILE`,
+/// `SPOOL_RESULT` and `SPOOL_PROGRESS_FD` in its environment. A timeout or a stop sends SIGTERM
+/// to the group, then SIGKILL after the grace period; when the handler exits, whatever is left
+/// of its group is killed, so nothing of a job outlives it.
+public struct ExecHandler: JobHandler {
+    public let arguments: [String]
+    public let environment: [(String, String)]
+    public let workingDirectory: String
+    public let spoolRoot: String
+    private let baseEnvironment: [String]
+
+    public init(
+        arguments: [String], environment: [(String, String)], workingDirectory: String?, spoolRoot: String
+    ) {
+        // A relative program path (with a slash) is relative to the spool, like the working directory.
+        var resolved = arguments
+        if let program = arguments.first, program.contains("/"), !program.hasPrefix("/") {
+            resolved[0] = spoolRoot + "/" + program
+        }
+        self.arguments = resolved
+        self.environment = environment
+        if let workingDirectory {
+            self.workingDirectory = workingDirectory.hasPrefix("/") ? workingDirectory : spoolRoot + "/" + workingDirectory
+        } else {
+            self.workingDirectory = spoolRoot
+        }
+        self.spoolRoot = spoolRoot
+        self.baseEnvironment = FileSystem.currentEnvironment().filter { !$0.hasPrefix("SPOOL_") }
+    }
+
+    public func run(_ invocation: HandlerInvocation, context: HandlerContext) -> HandlerResult {
+        let input: FileDescriptor
+        let log: FileDescriptor
+        let progress: (read: FileDescriptor, write: FileDescriptor)
+        do {
+            input = try FileSystem.openForReadingSafely(invocation.recordPath)
+        } catch {
+            return .failure(reason: "could not open the job for the handler: \(error)", exitCode: nil, signal: nil)
+        }
+        defer { input.close() }
+        do { log = try JobLog.openForAppending(context.layout.logPath(invocation.id)) } catch {
+            return .failure(reason: "could not open the job's log: \(error)", exitCode: nil, signal: nil)
+        }
+        defer { log.close() }
+        do {
+            progress = try FileDescriptor.pipe()
+            try progress.read.setNonBlocking()
+        } catch {
+            return .failure(reason: "could not create the progress pipe: \(error)", exitCode: nil, signal: nil)
+        }
+        defer { progress.read.close() }
+
+        var descriptors = [input, context.resultOutput, log, progress.write]
+        if let lock = context.processorLock { descriptors.append(lock) }
+        let process: SpawnedProcess
+        do {
+            process = try ProcessSpawner.spawn(
+                arguments: arguments, environment: environmentFor(invocation),
+                workingDirectory: workingDirectory, descriptors: descriptors)
+        } catch {
+            progress.write.close()
+            return .failure(reason: "could not start '\(arguments[0])': \(error.reason) (\(error.codeName))",
+                            exitCode: nil, signal: nil)
+        }
+        progress.write.close()
+        defer { process.closeDescriptors() }
+        return supervise(process, invocation: invocation, context: context, progress: progress.read)
+    }
+
+    private func environmentFor(_ invocation: HandlerInvocation) -> [String] {
+        var result = baseEnvironment
+        for (name, value) in environment { result.append(name + "=" + value) }
+        result.append("SPOOL_JOB_ID=" + invocation.id)
+        result.append("SPOOL_JOB_TYPE=" + invocation.type)
+        result.append("SPOOL_ATTEMPT=" + String(invocation.attempt))
+        result.append("SPOOL_DIR=" + spoolRoot)
+        result.append("SPOOL_JOB_FILE=" + invocation.recordPath)
+        result.append("SPOOL_RESULT=" + invocation.resultPath)
+        result.append("SPOOL_PROGRESS_FD=3")
+        return result
+    }
+
+    /// Waits for the handler, relaying progress, enforcing the timeout and stop requests.
+    private func supervise(
+        _ process: SpawnedProcess, invocation: HandlerInvocation, context: HandlerContext,
+        progress: FileDescriptor
+    ) -> HandlerResult {
+        let started = ProcessInfoLite.monotonicNow()
+        var terminateSentAt: Double?
+        var killSent = false
+        var timedOut = false
+        var interrupted = false
+        var progressOpen = true
+        var splitter = LineSplitter()
+        var termination: ProcessTermination
+
+        func relayProgress() {
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            while progressOpen {
+                let count: Int
+                do {
+                    count = try progress.read(into: &buffer)
+                } catch {
+                    return  // EAGAIN: nothing more for now
+                }
+                if count == 0 {
+                    progressOpen = false
+                    return
+                }
+                for line in splitter.feed(buffer[0..<count]) {
+                    switch ProgressMessage.parse(line) {
+                    case .progress(let percent): context.reportProgress(percent)
+                    case .unknown(let text): context.log(.warning, "ignored progress line: \(text)")
+                    case nil: break
+                    }
+                }
+            }
+        }
+
+        while true {
+            let now = ProcessInfoLite.monotonicNow()
+            var waitSeconds = 0.2
+            if terminateSentAt == nil {
+                if let timeout = invocation.timeout, now - started >= timeout {
+                    timedOut = true
+                } else if context.stopRequest != nil {
+                    interrupted = true
+                }
+                if timedOut || interrupted {
+                    process.terminateGroup()
+                    terminateSentAt = now
+                } else if let timeout = invocation.timeout {
+                    waitSeconds = min(waitSeconds, started + timeout - now)
+                }
+            }
+            if let sentAt = terminateSentAt, !killSent {
+                if now - sentAt >= context.killGrace {
+                    process.killGroup()
+                    killSent = true
+                } else {
+                    waitSeconds = min(waitSeconds, sentAt + context.killGrace - now)
+                }
+            }
+            if process.exitDescriptor == nil { waitSeconds = min(waitSeconds, 0.01) }
+            var watched: [FileDescriptor] = []
+            if let exit = process.exitDescriptor { watched.append(exit) }
+            if progressOpen { watched.append(progress) }
+            _ = Poll.waitReadable(watched, timeoutMilliseconds: Int32(max(1, (waitSeconds * 1000).rounded(.up))))
+            relayProgress()
+            context.flushProgress()
+            if let (ended, _) = process.reapIfExited() {
+                termination = ended
+                break
+            }
+        }
+        // Nothing of the job may outlive it: stray background children go with the leader.
+        process.killGroup()
+        relayProgress()
+
+        if interrupted { return .interrupted }
+        if timedOut { return .timedOut(seconds: invocation.timeout ?? 0) }
+        switch termination {
+        case .exited(0): return .success
+        case .exited(75): return .temporaryFailure("exit 75 (temporary failure)")
+        case .exited(let code): return .failure(reason: "exit \(code)", exitCode: code, signal: nil)
+        case .signalled(let signal):
+            return .failure(reason: "killed by \(Signals.name(of: signal))", exitCode: nil, signal: signal)
+        }
+    }
+}

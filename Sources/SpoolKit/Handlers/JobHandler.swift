@@ -1,0 +1,104 @@
+import Synchronization
+
+/// What a handler is asked to do: one attempt of one job.
+public struct HandlerInvocation: Sendable {
+    public let id: String
+    public let type: String
+    /// 1 for the first attempt.
+    public let attempt: Int
+    /// The job's record as it was when the attempt started.
+    public let record: JobRecord
+    /// Absolute path of the job's file in `processing/` (the handler's standard input).
+    public let recordPath: String
+    /// Absolute path where the result will be once the job ends.
+    public let resultPath: String
+    /// Wall-clock limit for this attempt, if any.
+    public let timeout: Double?
+}
+
+/// How an attempt ended, as the handler reports it.
+public enum HandlerResult: Sendable, Equatable {
+    /// Exit 0: the job is done.
+    case success
+    /// Exit 75 (EX_TEMPFAIL): try again later; does not use up the attempt budget.
+    case temporaryFailure(String)
+    /// Any other failure; retried while attempts remain. `reason` reads like "exit 3".
+    case failure(reason: String, exitCode: Int32?, signal: Int32?)
+    /// Killed after running past its timeout.
+    case timedOut(seconds: Double)
+    /// Stopped by the processor (shutdown); goes back to the queue without using up an attempt.
+    case interrupted
+}
+
+/// Why the processor wants a running handler to stop.
+public enum StopRequest: Sendable, Equatable {
+    case shutdown
+}
+
+/// What a handler can do while it runs: stream its result, report progress, write to the job's
+/// log, and notice that it should stop. Handed to in-process handlers and used by the exec
+/// handler on their behalf.
+public final class HandlerContext: Sendable {
+    /// The open, in-progress result file. What is written here becomes the job's result.
+    public let resultOutput: FileDescriptor
+    /// Seconds between SIGTERM and SIGKILL when stopping a process.
+    public let killGrace: Double
+    let layout: SpoolLayout
+    let id: String
+    let processorLock: FileDescriptor?
+    private let progressSink: @Sendable (Int?) -> Void
+    private let stop = Mutex<StopRequest?>(nil)
+
+    init(
+        resultOutput: FileDescriptor, killGrace: Double, layout: SpoolLayout, id: String,
+        processorLock: FileDescriptor?, progressSink: @escaping @Sendable (Int?) -> Void
+    ) {
+        self.resultOutput = resultOutput
+        self.killGrace = killGrace
+        self.layout = layout
+        self.id = id
+        self.processorLock = processorLock
+        self.progressSink = progressSink
+    }
+
+    /// Reports progress (0–100); recorded in the job's file, at most a few times a second.
+    public func reportProgress(_ percent: Int) { progressSink(min(100, max(0, percent))) }
+
+    /// Records a progress value that the rate limit held back, if its time has come.
+    public func flushProgress() { progressSink(nil) }
+
+    /// Appends bytes to the result.
+    public func writeResult(_ bytes: [UInt8]) throws(SystemError) { try resultOutput.writeAll(bytes) }
+
+    /// Appends a line to the job's log.
+    public func log(_ level: JobLog.Level, _ message: String) { JobLog.append(layout, id: id, level, message) }
+
+    /// Set when the processor wants the attempt to end; in-process handlers should check it.
+    public var stopRequest: StopRequest? { stop.withLock { $0 } }
+
+    func requestStop(_ request: StopRequest) { stop.withLock { $0 = $0 ?? request } }
+}
+
+/// A handler that runs inside the processor (for programs that embed SpoolKit). It runs on a
+/// worker thread of its own, so it may block.
+public protocol JobHandler: Sendable {
+    func run(_ invocation: HandlerInvocation, context: HandlerContext) -> HandlerResult
+}
+
+/// Handlers built into `spool` and selectable with `"builtin"` in spool.json.
+public enum BuiltinHandlers {
+    public static let names = ["noop"]
+
+    static func handler(named name: String) -> (any JobHandler)? {
+        switch name {
+        case "noop": return NoopHandler()
+        default: return nil
+        }
+    }
+}
+
+/// Does nothing and succeeds: for benchmarks and for testing the spool itself.
+public struct NoopHandler: JobHandler {
+    public init() {}
+    public func run(_ invocation: HandlerInvocation, context: HandlerContext) -> HandlerResult { .success }
+}

@@ -1,0 +1,136 @@
+/// A job this processor has claimed: its file is in `processing/` and the open file's flock
+/// keeps recovery away until `JobStore.begin` records the owner.
+public struct ClaimedJob: Sendable {
+    public let id: String
+    public var record: JobRecord
+    /// Seconds since the epoch when the file arrived in `queued/` (its ctime there).
+    public let arrivedAt: Double
+    /// The uid owning the job file: the submitter's identity (never a field of the JSON).
+    public let ownerID: UInt32
+    let claimLock: FileDescriptor
+}
+
+/// What became of an attempt to claim a queued job.
+public enum ClaimOutcome: Sendable {
+    case claimed(ClaimedJob)
+    /// Another processor took it first, or it vanished: nothing to do.
+    case gone
+    /// It was not a runnable job and now lies in `failed/` with its reason.
+    case rejected
+}
+
+extension JobStore {
+    /// Claims `queued/ID.json`: lock the open file, then rename it into `processing/` without
+    /// replacing anything. Bad input is moved to `failed/` with its reason.
+    public func claim(_ id: String) -> ClaimOutcome {
+        let queuedDirectory = layout.directory(.queued)
+        let path = layout.jobPath(id, in: .queued)
+        let rawName = Array(JobID.fileName(id).utf8)
+        let fd: FileDescriptor
+        do {
+            fd = try FileSystem.openForReadingSafely(path)
+        } catch where error.isNotFound {
+            return .gone
+        } catch {
+            let reason: String
+            switch error.codeName {
+            case "ELOOP": reason = "it is a symbolic link (links are never followed)"
+            case "ENXIO": reason = "it is a socket"
+            default: reason = "it cannot be opened: \(error.reason) (\(error.codeName))"
+            }
+            return reject(directory: queuedDirectory, rawName: rawName, reason: reason) == nil ? .gone : .rejected
+        }
+        var keepDescriptor = false
+        defer { if !keepDescriptor { fd.close() } }
+
+        let status: FileStatus
+        do { status = try fd.status(path: path) } catch { return .gone }
+        if let problem = Intake.problem(with: status, limit: spool.configuration.maximumJobBytes) {
+            return reject(directory: queuedDirectory, rawName: rawName, reason: problem) == nil ? .gone : .rejected
+        }
+        // Lock before the rename, and check the name still refers to this file: a competitor
+        // may have claimed it and a new file may have arrived under the same name.
+        guard (try? fd.lockExclusive(path: path)) == true,
+            let current = try? FileSystem.statusNotFollowing(path), current.isSameFile(as: status)
+        else { return .gone }
+
+        let processingPath = layout.jobPath(id, in: .processing)
+        do {
+            try FileSystem.renameNoReplace(path, to: processingPath)
+        } catch where error.isNotFound {
+            return .gone
+        } catch where error.isAlreadyExists {
+            return claimConflict(id, rawName: rawName)
+        } catch {
+            Diagnostics.warn("could not claim \(layout.relative(path)): \(error)")
+            return .gone
+        }
+
+        let processingDirectory = layout.directory(.processing)
+        let shownPath = "queued/" + JobID.fileName(id)
+        let bytes: [UInt8]
+        do {
+            bytes = try fd.readAll(limit: spool.configuration.maximumJobBytes, path: processingPath)
+        } catch {
+            _ = reject(
+                directory: processingDirectory, rawName: rawName, reason: "it cannot be read: \(error)", shownAs: shownPath)
+            return .rejected
+        }
+        let record: JobRecord
+        do {
+            record = try JobRecord(parsing: bytes, path: "queued/\(id).json")
+        } catch {
+            _ = reject(directory: processingDirectory, rawName: rawName, reason: Intake.reason(error), shownAs: shownPath)
+            return .rejected
+        }
+        if let state = existingState(of: id, excluding: .processing) {
+            _ = reject(
+                directory: processingDirectory, rawName: rawName,
+                reason: "duplicate id: a job \(id) already exists in \(state.rawValue)/", shownAs: shownPath)
+            return .rejected
+        }
+        if !knownTypes.contains(record.type) {
+            _ = reject(
+                directory: processingDirectory, rawName: rawName,
+                reason: Intake.unknownTypeReason(record.type), shownAs: shownPath)
+            return .rejected
+        }
+        keepDescriptor = true
+        return .claimed(
+            ClaimedJob(
+                id: id, record: record, arrivedAt: Double(status.changeTimeNanoseconds) / 1e9,
+                ownerID: status.ownerID, claimLock: fd))
+    }
+
+    /// `processing/ID.json` exists while `queued/ID.json` waits. If a live processor runs it,
+    /// the queued file is a duplicate; otherwise the processing copy is a leftover of a stopped
+    /// processor, which recovery settles first.
+    private func claimConflict(_ id: String, rawName: [UInt8]) -> ClaimOutcome {
+        var liveness = ProcessorLiveness(layout: layout, ownName: processor?.name)
+        switch recoverOne(id, liveness: &liveness) {
+        case .ownedByLiveProcessor:
+            let reason = "duplicate id: a job \(id) is already running"
+            return reject(directory: layout.directory(.queued), rawName: rawName, reason: reason) == nil
+                ? .gone : .rejected
+        case .recovered, .notPresent, .skipped, .awaitingOrphanedHandlers:
+            // The leftover was settled; the queued file will be looked at again.
+            return .gone
+        }
+    }
+
+    /// Records that this processor starts the claimed job: status running, attempt counted,
+    /// owner named. From here the owner's lock, not the file's, protects the job.
+    public func begin(_ claimed: ClaimedJob, now: Double = ProcessInfoLite.now()) throws(SystemError) -> JobRecord {
+        var record = claimed.record
+        record.status = "running"
+        record.attempts += 1
+        if record.fields["createdAt"] == nil { record.set("createdAt", .string(Timestamp.format(claimed.arrivedAt))) }
+        record.set("startedAt", .string(Timestamp.format(now)))
+        for key in ["finishedAt", "exitCode", "signal", "error", "notBefore"] { record.set(key, nil) }
+        record.set("progress", JSONValue(0))
+        if let processor { record.set("processor", processor.recordValue) }
+        defer { claimed.claimLock.close() }
+        try rewriteProcessing(claimed.id, record)
+        return record
+    }
+}

@@ -1,0 +1,119 @@
+/// The spool's transitions. Every change of state is one atomic rename inside the spool, and
+/// none replaces a job that exists: the rename is the claim, so several processors (or hosts)
+/// on one spool never run the same job at the same time.
+///
+/// A record is rewritten only inside `processing/` (a new file in tmp/, renamed over the claimed
+/// one), and its `status` always says where it is going next, so a processor that dies between
+/// two steps leaves a record that recovery can finish without guessing.
+public final class JobStore: Sendable {
+    public let spool: Spool
+    /// The processor using this store; nil for one-shot commands (submit, list, show).
+    public let processor: ProcessorIdentity?
+    /// Types with a handler: those in spool.json plus in-process handlers of an embedding program.
+    public let knownTypes: Set<String>
+
+    public var layout: SpoolLayout { spool.layout }
+
+    public init(spool: Spool, processor: ProcessorIdentity? = nil, inProcessTypes: Set<String> = []) {
+        self.spool = spool
+        self.processor = processor
+        self.knownTypes = Set(spool.configuration.handlers.keys).union(inProcessTypes)
+    }
+
+    // MARK: Record rewrites
+
+    /// Replaces the record of a job this processor holds in `processing/`.
+    func rewriteProcessing(_ id: String, _ record: JobRecord) throws(SystemError) {
+        let temporary = layout.temporaryPath(id)
+        let fd = try FileSystem.createExclusive(temporary)
+        do {
+            try fd.writeAll(record.serialized(), path: temporary)
+            fd.close()
+            try FileSystem.rename(temporary, to: layout.jobPath(id, in: .processing))
+        } catch {
+            fd.close()
+            try? FileSystem.unlinkIfPresent(temporary)
+            throw error
+        }
+    }
+
+    /// Moves a job this processor holds from `processing/` to `state`, recording `record` (with
+    /// its status set to the target) first. Never replaces a job already in the target: a
+    /// clash sends this copy to `failed/` under a fresh name, with the reason, so nothing is lost.
+    /// Returns the state the job actually ended in.
+    @discardableResult
+    public func move(_ id: String, to state: JobState, record: JobRecord) throws(SystemError) -> JobState {
+        var record = record
+        record.status = state == .processing ? "running" : state.rawValue
+        try rewriteProcessing(id, record)
+        let source = layout.jobPath(id, in: .processing)
+        let target = layout.jobPath(id, in: state)
+        do {
+            try FileSystem.renameNoReplace(source, to: target)
+            return state
+        } catch where error.isNotFound {
+            // Someone (recovery, or a retransmitted rename on NFS) already completed this move.
+            if FileSystem.exists(target) { return state }
+            throw error
+        } catch where error.isAlreadyExists {
+            let stem = JobID.rejectedStem(for: Array(id.utf8))
+            record.status = JobState.failed.rawValue
+            record.set("error", .string("could not move to \(state.rawValue)/: a job with id \(id) is already there"))
+            try rewriteProcessing(id, record)
+            try FileSystem.renameNoReplace(source, to: layout.directory(.failed) + "/" + stem + ".json")
+            JobLog.append(
+                layout, id: id, .error,
+                "\(state.rawValue)/\(id).json already exists; this copy was kept as failed/\(stem).json")
+            return .failed
+        }
+    }
+
+    // MARK: Rejection of bad input
+
+    /// Moves an entry that is not a runnable job from `directory` to `failed/`, keeping its bytes
+    /// (and, for a link or FIFO, the entry itself, never opened or followed), and logs why.
+    /// Returns the id it has in `failed/`, or nil when another processor handled it first.
+    @discardableResult
+    public func reject(directory: String, rawName: [UInt8], reason: String, shownAs: String? = nil) -> String? {
+        let shownPath = shownAs ?? (layout.relative(directory) + "/" + DirectoryEntry.printable(rawName))
+        // Keep the file's own name only when no other job has that id: one id, one job.
+        var stem = JobID.id(fromFileName: rawName) ?? JobID.rejectedStem(for: rawName)
+        let sourceState = JobState.allCases.first { layout.directory($0) == directory }
+        if existingState(of: stem, excluding: sourceState) != nil { stem = JobID.rejectedStem(for: rawName) }
+        for _ in 0..<3 {
+            let target = layout.directory(.failed) + "/" + stem + ".json"
+            do {
+                try FileSystem.renameNoReplace(directory: directory, rawName: rawName, to: target)
+                JobLog.append(layout, id: stem, .error, "rejected \(shownPath): \(reason)")
+                let movedNote = JobID.id(fromFileName: rawName) == stem ? "" : " (kept as failed/\(stem).json)"
+                Diagnostics.warn("rejected \(shownPath): \(reason)\(movedNote)")
+                return stem
+            } catch where error.isAlreadyExists {
+                stem = JobID.rejectedStem(for: rawName)
+            } catch where error.isNotFound {
+                return nil
+            } catch {
+                Diagnostics.warn("could not move \(shownPath) to failed/: \(error); it stays where it is")
+                return nil
+            }
+        }
+        return nil
+    }
+
+    // MARK: Lookup
+
+    /// Where the job with this id is, searching every state directory.
+    public func locate(_ id: String) throws(SpoolError) -> (state: JobState, path: String) {
+        try JobID.validate(id)
+        for state in JobState.allCases {
+            let path = layout.jobPath(id, in: state)
+            if FileSystem.exists(path) { return (state, path) }
+        }
+        throw .jobNotFound(id: id)
+    }
+
+    /// The state that already holds a job with this id, other than `excluding`, if any.
+    func existingState(of id: String, excluding: JobState? = nil) -> JobState? {
+        JobState.allCases.first { $0 != excluding && FileSystem.exists(layout.jobPath(id, in: $0)) }
+    }
+}

@@ -1,0 +1,113 @@
+/// What recovery did with one job in `processing/`.
+enum RecoveryOutcome {
+    /// A live processor (or a handler it started) holds it.
+    case ownedByLiveProcessor
+    /// Its processor on this host is gone, but handlers it started still run: recoverable later.
+    case awaitingOrphanedHandlers
+    /// It was moved on (back to queued/, or to the state its record was going to).
+    case recovered(JobState)
+    /// Nothing there (any more).
+    case notPresent
+    /// Could not be examined now; try again at the next pass.
+    case skipped
+}
+
+/// What one recovery pass over `processing/` found.
+public struct RecoveryPass: Sendable {
+    /// Jobs moved on, with the state they went to.
+    public var moved: [(id: String, state: JobState)] = []
+    /// Jobs of processors on this host that died while handlers they started still run.
+    public var awaitingOrphanedHandlers = 0
+}
+
+extension JobStore {
+    /// Settles every job in `processing/` whose processor is gone (killed, crashed, power loss):
+    /// a job that was running goes back to `queued/` with the attempt counted (or to `failed/`
+    /// when no attempts remain); a move that was under way is completed. Never touches a job
+    /// whose owner (or a handler it started) still holds its lock. Returns the jobs moved.
+    @discardableResult
+    public func recoverOrphans() -> RecoveryPass {
+        let directory = layout.directory(.processing)
+        var pass = RecoveryPass()
+        guard let entries = try? FileSystem.listDirectory(directory) else { return pass }
+        var liveness = ProcessorLiveness(layout: layout, ownName: processor?.name)
+        for entry in entries {
+            guard let id = JobID.id(fromFileName: entry.rawName) else {
+                if !JobID.isProducerTemporary(entry.rawName) {
+                    reject(directory: directory, rawName: entry.rawName, reason: "it is not a job file of this spool")
+                }
+                continue
+            }
+            switch recoverOne(id, liveness: &liveness) {
+            case .recovered(let state): pass.moved.append((id, state))
+            case .awaitingOrphanedHandlers: pass.awaitingOrphanedHandlers += 1
+            case .ownedByLiveProcessor, .notPresent, .skipped: break
+            }
+        }
+        liveness.removeDeadLocks()
+        return pass
+    }
+
+    /// Settles `processing/ID.json` if its owner is gone.
+    func recoverOne(_ id: String, liveness: inout ProcessorLiveness) -> RecoveryOutcome {
+        let path = layout.jobPath(id, in: .processing)
+        let fd: FileDescriptor
+        do { fd = try FileSystem.openForReadingSafely(path) } catch {
+            return error.isNotFound ? .notPresent : .skipped
+        }
+        defer { fd.close() }
+        // Between claim and start the claimer holds this file's own lock.
+        guard (try? fd.lockExclusive(path: path)) == true else { return .ownedByLiveProcessor }
+        guard let status = try? fd.status(path: path), let current = try? FileSystem.statusNotFollowing(path),
+            current.isSameFile(as: status)
+        else { return .skipped }
+        let bytes: [UInt8]
+        var record: JobRecord
+        do {
+            bytes = try fd.readAll(limit: max(spool.configuration.maximumJobBytes, 64 * 1024 * 1024), path: path)
+            record = try JobRecord(parsing: bytes, path: path)
+        } catch {
+            reject(
+                directory: layout.directory(.processing), rawName: Array(JobID.fileName(id).utf8),
+                reason: "found in processing/ but unreadable: \(Intake.reason(error))")
+            return .recovered(.failed)
+        }
+        if let owner = record.processorName, liveness.isAlive(owner) {
+            return liveness.isOrphanedOnThisHost(owner) ? .awaitingOrphanedHandlers : .ownedByLiveProcessor
+        }
+
+        let target: JobState
+        switch record.status {
+        case "running":
+            // The owner died during an attempt (already counted when it started).
+            let owner = record.processorName ?? "an unknown processor"
+            let maximum = record.maximumAttempts ?? spool.configuration.handlers[record.type]?.maximumAttempts ?? 3
+            record.set("finishedAt", .string(Timestamp.now()))
+            if record.countedAttempts >= maximum {
+                record.set("error", .string("processor \(owner) stopped during attempt \(record.attempts); "
+                    + "gave up after \(record.countedAttempts) attempts"))
+                target = .failed
+            } else {
+                record.set("error", .string("processor \(owner) stopped during attempt \(record.attempts); retrying"))
+                target = .queued
+            }
+            JobLog.append(
+                layout, id: id, .warning,
+                "recovered from processor \(owner), which stopped during attempt \(record.attempts); "
+                    + "moved to \(target.rawValue)/")
+        case "done", "failed", "cancelled", "queued":
+            // A move was under way when the owner stopped: finish it.
+            target = JobState(rawValue: record.status!)!
+        default:
+            // Claimed but never started: no attempt to count.
+            target = .queued
+        }
+        do {
+            let final = try move(id, to: target, record: record)
+            return .recovered(final)
+        } catch {
+            Diagnostics.warn("could not recover \(layout.relative(path)): \(error)")
+            return .skipped
+        }
+    }
+}

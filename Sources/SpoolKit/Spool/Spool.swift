@@ -1,0 +1,50 @@
+/// An opened spool: its layout and its configuration.
+public struct Spool: Sendable {
+    public let layout: SpoolLayout
+    public let configuration: SpoolConfiguration
+
+    public init(layout: SpoolLayout, configuration: SpoolConfiguration) {
+        self.layout = layout
+        self.configuration = configuration
+    }
+
+    /// Opens the spool at `path`, refusing a directory that is not one.
+    public static func open(_ path: String) throws(SpoolError) -> Spool {
+        let root: String
+        do { root = try FileSystem.canonicalPath(path) } catch {
+            throw .notASpool(path: path, reason: error.isNotFound ? "it does not exist" : error.description)
+        }
+        let layout = SpoolLayout(root: root)
+        guard FileSystem.exists(layout.configurationPath) else {
+            throw .notASpool(path: path, reason: "it has no spool.json")
+        }
+        for directory in layout.allDirectories {
+            let status: FileStatus?
+            do { status = try FileSystem.statusNotFollowing(directory) } catch { throw .system(error) }
+            guard status?.kind == .directory else {
+                throw .notASpool(path: path, reason: "'\(layout.relative(directory))/' is missing")
+            }
+        }
+        let bytes = try FileSystem.readFile(layout.configurationPath, limit: 1024 * 1024)
+        let configuration = try SpoolConfiguration(parsing: bytes, path: layout.configurationPath)
+        return Spool(layout: layout, configuration: configuration)
+    }
+
+    /// Creates a spool at `path` (the directory may exist; an existing spool.json is kept).
+    /// Returns the opened spool.
+    @discardableResult
+    public static func create(_ path: String) throws(SpoolError) -> Spool {
+        do {
+            try FileSystem.makeDirectory(path)
+            let layout = SpoolLayout(root: try FileSystem.canonicalPath(path))
+            for directory in layout.allDirectories { try FileSystem.makeDirectory(directory) }
+            if !FileSystem.exists(layout.configurationPath) {
+                try FileSystem.writeAtomically(
+                    Array(SpoolConfiguration.initialFileContents.utf8), to: layout.configurationPath, durable: true)
+            }
+        } catch {
+            throw .system(error)
+        }
+        return try open(path)
+    }
+}

@@ -1,0 +1,172 @@
+/// How a handler type is run, from the `handlers` section of `spool.json`.
+public struct HandlerConfiguration: Sendable, Equatable {
+    public enum Kind: Sendable, Equatable {
+        /// An external program and its arguments, spawned directly (never through a shell).
+        case command([String])
+        /// A handler built into the processor, by name (`noop`).
+        case builtin(String)
+    }
+
+    public var kind: Kind
+    /// Wall-clock limit in seconds; nil for none. A job's own `timeout` may only lower it.
+    public var timeout: Double?
+    public var maximumAttempts: Int
+    /// At most this many jobs of the type run at once in one processor; nil for no limit.
+    public var concurrency: Int?
+    /// Extra environment variables, in file order.
+    public var environment: [(String, String)]
+    /// The handler's working directory, relative to the spool; default the spool itself.
+    public var workingDirectory: String?
+
+    public init(
+        kind: Kind, timeout: Double? = nil, maximumAttempts: Int = 3, concurrency: Int? = nil,
+        environment: [(String, String)] = [], workingDirectory: String? = nil
+    ) {
+        self.kind = kind
+        self.timeout = timeout
+        self.maximumAttempts = maximumAttempts
+        self.concurrency = concurrency
+        self.environment = environment
+        self.workingDirectory = workingDirectory
+    }
+
+    public static func == (lhs: HandlerConfiguration, rhs: HandlerConfiguration) -> Bool {
+        lhs.kind == rhs.kind && lhs.timeout == rhs.timeout && lhs.maximumAttempts == rhs.maximumAttempts
+            && lhs.concurrency == rhs.concurrency && lhs.workingDirectory == rhs.workingDirectory
+            && lhs.environment.map { $0.0 + "=" + $0.1 } == rhs.environment.map { $0.0 + "=" + $0.1 }
+    }
+}
+
+/// The spool's configuration, `spool.json` at its root. Every key is optional; unknown keys are
+/// an error, so that a typo does not silently fall back to a default.
+public struct SpoolConfiguration: Sendable, Equatable {
+    /// Jobs run at once by one `spool run` (its `--workers` overrides it).
+    public var workers = 2
+    /// A job file larger than this is refused.
+    public var maximumJobBytes = 4 * 1024 * 1024
+    /// Seconds between full rescans of `queued/` and recovery passes (inotify can drop events).
+    public var rescanInterval = 30.0
+    /// Seconds between SIGTERM and SIGKILL when a handler is stopped (timeout, shutdown).
+    public var killGrace = 5.0
+    /// Seconds a stopping processor lets running handlers finish before stopping them.
+    public var shutdownGrace = 10.0
+    /// Retry backoff: `min(backoffMaximum, backoffBase × 2^(attempt-1))`, minus up to 20 % jitter.
+    public var backoffBase = 1.0
+    public var backoffMaximum = 300.0
+    /// A job that keeps exiting 75 fails after this many deferred attempts.
+    public var maximumDeferrals = 100
+    public var handlers: [String: HandlerConfiguration] = [:]
+
+    public init() {}
+
+    /// The configuration a new spool starts with (`spool init`).
+    public static let initialFileContents = """
+        {
+          "workers": 2,
+          "handlers": {
+            "noop": { "builtin": "noop" },
+            "echo": { "command": ["cat"], "timeout": 60 }
+          }
+        }
+
+        """
+
+    /// Parses `spool.json`.
+    public init(parsing bytes: [UInt8], path: String) throws(SpoolError) {
+        func fail(_ reason: String) -> SpoolError { .invalidConfiguration(path: path, reason: reason) }
+        let root: JSONValue
+        do { root = try JSONParser.parse(bytes) } catch { throw fail("malformed JSON: \(error)") }
+        guard let object = root.objectValue else { throw fail("the top level must be a JSON object") }
+        for (key, value) in object.members {
+            switch key {
+            case "workers": workers = try Self.positiveInteger(value, key, fail)
+            case "maxJobBytes": maximumJobBytes = try Self.positiveInteger(value, key, fail)
+            case "rescanInterval": rescanInterval = try Self.positiveNumber(value, key, fail)
+            case "killGrace": killGrace = try Self.positiveNumber(value, key, fail, allowZero: true)
+            case "shutdownGrace": shutdownGrace = try Self.positiveNumber(value, key, fail, allowZero: true)
+            case "backoff":
+                guard let backoff = value.objectValue else { throw fail("\"backoff\" must be an object") }
+                for (name, setting) in backoff.members {
+                    switch name {
+                    case "base": backoffBase = try Self.positiveNumber(setting, "backoff.base", fail, allowZero: true)
+                    case "max": backoffMaximum = try Self.positiveNumber(setting, "backoff.max", fail, allowZero: true)
+                    default: throw fail("unknown key \"backoff.\(name)\" (known: base, max)")
+                    }
+                }
+            case "maxDeferrals": maximumDeferrals = try Self.positiveInteger(value, key, fail)
+            case "handlers":
+                guard let table = value.objectValue else { throw fail("\"handlers\" must be an object") }
+                for (type, entry) in table.members {
+                    handlers[type] = try Self.handler(type, entry, fail)
+                }
+            default:
+                throw fail(
+                    "unknown key \"\(key)\" (known: workers, maxJobBytes, rescanInterval, killGrace, shutdownGrace, "
+                        + "backoff, maxDeferrals, handlers)")
+            }
+        }
+    }
+
+    private static func handler(_ type: String, _ value: JSONValue, _ fail: (String) -> SpoolError)
+        throws(SpoolError) -> HandlerConfiguration
+    {
+        guard let object = value.objectValue else { throw fail("handler \"\(type)\" must be an object") }
+        var kind: HandlerConfiguration.Kind?
+        var configuration = HandlerConfiguration(kind: .builtin("noop"))
+        for (key, setting) in object.members {
+            let name = "handlers.\(type).\(key)"
+            switch key {
+            case "command":
+                guard let parts = setting.arrayValue, !parts.isEmpty,
+                    case let strings = parts.compactMap(\.stringValue), strings.count == parts.count,
+                    !strings[0].isEmpty
+                else { throw fail("\"\(name)\" must be a non-empty array of strings (an argv, not a shell line)") }
+                kind = .command(strings)
+            case "builtin":
+                guard let builtin = setting.stringValue, BuiltinHandlers.names.contains(builtin) else {
+                    throw fail("\"\(name)\" must name a built-in handler (\(BuiltinHandlers.names.joined(separator: ", ")))")
+                }
+                kind = .builtin(builtin)
+            case "timeout": configuration.timeout = try positiveNumber(setting, name, fail)
+            case "maxAttempts": configuration.maximumAttempts = try positiveInteger(setting, name, fail)
+            case "concurrency": configuration.concurrency = try positiveInteger(setting, name, fail)
+            case "workingDirectory":
+                guard let directory = setting.stringValue, !directory.isEmpty else {
+                    throw fail("\"\(name)\" must be a path")
+                }
+                configuration.workingDirectory = directory
+            case "env":
+                guard let variables = setting.objectValue else { throw fail("\"\(name)\" must be an object") }
+                for (variable, text) in variables.members {
+                    guard let text = text.stringValue, !variable.isEmpty, !variable.contains("=") else {
+                        throw fail("\"\(name).\(variable)\" must be a string and its name must not contain '='")
+                    }
+                    configuration.environment.append((variable, text))
+                }
+            default:
+                throw fail(
+                    "unknown key \"\(name)\" (known: command, builtin, timeout, maxAttempts, concurrency, env, "
+                        + "workingDirectory)")
+            }
+        }
+        guard let kind else { throw fail("handler \"\(type)\" needs \"command\" (an argv) or \"builtin\"") }
+        configuration.kind = kind
+        return configuration
+    }
+
+    private static func positiveInteger(_ value: JSONValue, _ key: String, _ fail: (String) -> SpoolError)
+        throws(SpoolError) -> Int
+    {
+        guard let number = value.intValue, number >= 1 else { throw fail("\"\(key)\" must be a positive integer") }
+        return number
+    }
+
+    private static func positiveNumber(
+        _ value: JSONValue, _ key: String, _ fail: (String) -> SpoolError, allowZero: Bool = false
+    ) throws(SpoolError) -> Double {
+        guard let number = value.doubleValue, allowZero ? number >= 0 : number > 0 else {
+            throw fail("\"\(key)\" must be a \(allowZero ? "non-negative" : "positive") number")
+        }
+        return number
+    }
+}

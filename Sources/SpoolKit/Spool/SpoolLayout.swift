@@ -1,0 +1,43 @@
+/// Where everything lives inside a spool directory. Every path the spool touches is built here,
+/// from the root and a validated job id, so no input can name a path outside the spool.
+public struct SpoolLayout: Sendable, Equatable {
+    /// The spool's absolute root directory.
+    public let root: String
+
+    public init(root: String) { self.root = root }
+
+    public var configurationPath: String { root + "/spool.json" }
+    /// Staging area: submissions, record rewrites and results in progress.
+    public var temporaryDirectory: String { root + "/tmp" }
+    /// Final result files (`results/ID.out`).
+    public var resultsDirectory: String { root + "/results" }
+    /// Per-job logs (`logs/ID.log`).
+    public var logsDirectory: String { root + "/logs" }
+    /// One lock file per live processor; the lock says the processor (or a handler it started) lives.
+    public var processorsDirectory: String { root + "/processors" }
+
+    public func directory(_ state: JobState) -> String { root + "/" + state.rawValue }
+
+    /// Every directory a spool has; `spool init` creates them, every command checks them.
+    public var allDirectories: [String] {
+        JobState.allCases.map(directory) + [temporaryDirectory, resultsDirectory, logsDirectory, processorsDirectory]
+    }
+
+    public func jobPath(_ id: String, in state: JobState) -> String { directory(state) + "/" + id + ".json" }
+
+    /// The result file's path relative to the root, as recorded in the job's `result` field.
+    public func relativeResultPath(_ id: String) -> String { "results/" + id + ".out" }
+    public func resultPath(_ id: String) -> String { root + "/" + relativeResultPath(id) }
+    public func logPath(_ id: String) -> String { logsDirectory + "/" + id + ".log" }
+
+    /// A fresh staging path, unique to this process and call.
+    public func temporaryPath(_ label: String) -> String {
+        temporaryDirectory + "/" + label + "." + String(ProcessInfoLite.currentProcessID) + "."
+            + JobID.randomSuffix(10) + ".tmp"
+    }
+
+    /// Where a path inside the spool is shown to users: relative to the root.
+    public func relative(_ path: String) -> String {
+        path.hasPrefix(root + "/") ? String(path.dropFirst(root.count + 1)) : path
+    }
+}

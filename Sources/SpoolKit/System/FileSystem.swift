@@ -1,0 +1,172 @@
+import CSpoolShims
+import Glibc
+
+/// Path-based file-system calls. Each wraps exactly one libc call, retries EINTR, and throws a
+/// `SystemError` naming the path(s).
+public enum FileSystem {
+    /// Opens a file (open(2)); `O_CLOEXEC` is always added.
+    static func open(_ path: String, _ flags: Int32, mode: mode_t = 0o644) throws(SystemError) -> FileDescriptor {
+        let fd = try retryingInterrupts { Glibc.open(path, flags | O_CLOEXEC, mode) }.orThrow("open", path: path)
+        return FileDescriptor(rawValue: fd)
+    }
+
+    /// Opens a file for reading without following a symbolic link and without blocking on a FIFO.
+    static func openForReadingSafely(_ path: String) throws(SystemError) -> FileDescriptor {
+        try open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY)
+    }
+
+    /// Creates a new file that must not exist yet (`O_CREAT | O_EXCL`), open for writing.
+    static func createExclusive(_ path: String, mode: mode_t = 0o644) throws(SystemError) -> FileDescriptor {
+        try open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode: mode)
+    }
+
+    /// Renames, replacing any existing target (rename(2)). Used only where the target is ours.
+    static func rename(_ source: String, to target: String) throws(SystemError) {
+        _ = try retryingInterrupts { Glibc.rename(source, target) }.orThrow("rename", path: source, secondPath: target)
+    }
+
+    /// Renames only if the target does not exist (renameat2 with RENAME_NOREPLACE); EEXIST otherwise.
+    /// Falls back to link(2) + unlink(2) on file systems without renameat2 flags.
+    static func renameNoReplace(_ source: String, to target: String) throws(SystemError) {
+        switch retryingInterrupts({ spool_rename_noreplace(AT_FDCWD, source, AT_FDCWD, target) }) {
+        case .success: return
+        case .failure(let code) where code == EINVAL || code == ENOSYS:
+            try link(source, to: target)
+            try unlink(source)
+        case .failure(let code):
+            throw SystemError("rename", path: source, secondPath: target, code: code)
+        }
+    }
+
+    /// Creates a hard link (link(2)); EEXIST when the target exists.
+    static func link(_ source: String, to target: String) throws(SystemError) {
+        _ = try retryingInterrupts { Glibc.link(source, target) }.orThrow("link", path: source, secondPath: target)
+    }
+
+    /// Removes a file (unlink(2)).
+    static func unlink(_ path: String) throws(SystemError) {
+        _ = try retryingInterrupts { Glibc.unlink(path) }.orThrow("remove", path: path)
+    }
+
+    /// Removes a file, ignoring a file that is already gone.
+    static func unlinkIfPresent(_ path: String) throws(SystemError) {
+        do { try unlink(path) } catch where error.isNotFound {}
+    }
+
+    /// Creates a directory (mkdir(2)); succeeds if it already exists as a directory.
+    static func makeDirectory(_ path: String, mode: mode_t = 0o755) throws(SystemError) {
+        switch retryingInterrupts({ Glibc.mkdir(path, mode) }) {
+        case .success: return
+        case .failure(let code) where code == EEXIST:
+            if (try? statusNotFollowing(path))??.kind == .directory { return }
+            throw SystemError("create directory", path: path, code: code)
+        case .failure(let code):
+            throw SystemError("create directory", path: path, code: code)
+        }
+    }
+
+    /// Removes an empty directory (rmdir(2)).
+    static func removeDirectory(_ path: String) throws(SystemError) {
+        _ = try retryingInterrupts { Glibc.rmdir(path) }.orThrow("remove directory", path: path)
+    }
+
+    /// The status of a path without following a final symbolic link (lstat(2)); nil when absent.
+    static func statusNotFollowing(_ path: String) throws(SystemError) -> FileStatus? {
+        var raw = stat()
+        switch retryingInterrupts({ Glibc.lstat(path, &raw) }) {
+        case .success: return FileStatus(raw)
+        case .failure(let code) where code == ENOENT || code == ENOTDIR: return nil
+        case .failure(let code): throw SystemError("stat", path: path, code: code)
+        }
+    }
+
+    /// Whether anything (of any kind, even a dangling link) exists at the path.
+    static func exists(_ path: String) -> Bool {
+        var raw = stat()
+        return retryingInterrupts({ Glibc.lstat(path, &raw) }).isSuccess
+    }
+
+    /// Flushes a directory's entries to stable storage, so that renames into it survive a power cut.
+    static func syncDirectory(_ path: String) throws(SystemError) {
+        let fd = try open(path, O_RDONLY | O_DIRECTORY)
+        defer { fd.close() }
+        try fd.sync(path: path)
+    }
+
+    /// Reads a whole regular file that we own (configuration, records) up to `limit` bytes.
+    static func readFile(_ path: String, limit: Int = 64 * 1024 * 1024) throws(SpoolError) -> [UInt8] {
+        let fd: FileDescriptor
+        do { fd = try openForReadingSafely(path) } catch { throw .system(error) }
+        defer { fd.close() }
+        return try fd.readAll(limit: limit, path: path)
+    }
+
+    /// Writes `bytes` to `path` crash-safely: a new file beside it, optionally fsynced, renamed
+    /// over the target. Used for files the spool owns (config, metrics), never for job transitions.
+    static func writeAtomically(_ bytes: [UInt8], to path: String, durable: Bool, mode: mode_t = 0o644)
+        throws(SystemError)
+    {
+        let temporary = path + ".\(getpid()).tmp"
+        let fd = try createExclusive(temporary, mode: mode)
+        do {
+            try fd.writeAll(bytes, path: temporary)
+            if durable { try fd.sync(path: temporary) }
+            fd.close()
+            try rename(temporary, to: path)
+        } catch {
+            fd.close()
+            try? unlink(temporary)
+            throw error
+        }
+    }
+
+    /// The path of the running executable, from /proc/self/exe.
+    static func currentExecutablePath() -> String? {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let count = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        guard count > 0 else { return nil }
+        return String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}
+
+extension FileSystem {
+    /// The canonical absolute path of an existing directory or file (realpath(3)).
+    static func canonicalPath(_ path: String) throws(SystemError) -> String {
+        guard let resolved = realpath(path, nil) else { throw SystemError("resolve", path: path, code: errno) }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
+
+    /// The environment of this process as `NAME=value` strings.
+    static func currentEnvironment() -> [String] {
+        var result: [String] = []
+        var pointer = environ
+        while let entry = pointer.pointee {
+            result.append(String(cString: entry))
+            pointer += 1
+        }
+        return result
+    }
+}
+
+/// The value of an environment variable of this process.
+public func environmentValue(_ name: String) -> String? {
+    guard let value = getenv(name) else { return nil }
+    return String(cString: value)
+}
+
+/// Ends the process at once with a status (after output was flushed by the caller).
+public func exitProcess(_ status: Int32) -> Never { exit(status) }
+
+/// Reads a file named on the command line (links followed, as a user expects), up to 64 MiB.
+public func readFileForCommand(_ path: String) throws(SpoolError) -> [UInt8] {
+    let fd: FileDescriptor
+    do { fd = try FileSystem.open(path, O_RDONLY) } catch { throw .system(error) }
+    defer { fd.close() }
+    return try fd.readAll(limit: 64 * 1024 * 1024, path: path)
+}
+
+/// Reads all of standard input.
+public func readStandardInput() -> [UInt8] {
+    (try? FileDescriptor(rawValue: 0).readAll(limit: 64 * 1024 * 1024, path: "standard input")) ?? []
+}

@@ -1,0 +1,59 @@
+import SpoolKit
+
+enum ListCommand: Command {
+    static let name = "list"
+    static let synopsis = "[--state S] [--type T] [--json]"
+    static let summary = "list jobs with their state, type, attempts and last error"
+    static let options: [OptionSpec] = [
+        .value("state", "S", "only this state: queued, running, done, failed, cancelled (repeatable)"),
+        .value("type", "T", "only jobs of this type"),
+        .flag("json", "print a JSON array"),
+    ]
+
+    static func run(_ arguments: ParsedArguments) throws(SpoolError) -> Int32 {
+        let spool = try openSpool(arguments)
+        var states: [JobState] = []
+        for text in (arguments.values["state"] ?? []).flatMap({ $0.split(separator: ",").map(String.init) }) {
+            guard let state = JobState(userInput: text) else {
+                throw .usage("spool list: unknown state '\(text)' (queued, running, done, failed, cancelled)")
+            }
+            states.append(state)
+        }
+        if states.isEmpty { states = JobState.allCases }
+        var jobs = JobListing(spool: spool).jobs(in: states)
+        if let type = arguments.value("type") { jobs = jobs.filter { $0.type == type } }
+        if arguments.has("json") {
+            Output.line(JSONWriter.string(.array(jobs.map(\.jsonValue)), pretty: true))
+            return ExitCode.success
+        }
+        if jobs.isEmpty {
+            Output.line("no jobs")
+            return ExitCode.success
+        }
+        let idWidth = min(40, max(2, jobs.map(\.id.count).max() ?? 2))
+        Output.line(
+            "ID".padding(toLength: idWidth) + "STATE".padding(toLength: 10) + "TYPE".padding(toLength: 12)
+                + "PRI".padding(toLength: 4) + "TRY".padding(toLength: 4) + "PROG".padding(toLength: 5) + " INFO")
+        for job in jobs {
+            let record = job.record
+            let info: String
+            if let error = job.error {
+                info = error
+            } else if job.state == .queued, let notBefore = record?.fields["notBefore"]?.stringValue {
+                info = "next attempt at " + notBefore
+            } else {
+                info = record?.fields["finishedAt"]?.stringValue ?? record?.fields["createdAt"]?.stringValue ?? ""
+            }
+            let shownID = job.id.count > idWidth ? String(job.id.prefix(idWidth - 1)) + "…" : job.id
+            var line = shownID.padding(toLength: idWidth)
+            line += job.state.displayName.padding(toLength: 10)
+            line += String((job.type ?? "?").prefix(12)).padding(toLength: 12)
+            line += String(record?.priority ?? 0).padding(toLength: 4)
+            line += String(record?.attempts ?? 0).padding(toLength: 4)
+            line += (record?.progress.map { "\($0)%" } ?? "-").padding(toLength: 5)
+            line += " " + info
+            Output.line(line)
+        }
+        return ExitCode.success
+    }
+}

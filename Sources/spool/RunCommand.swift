@@ -1,0 +1,38 @@
+import SpoolKit
+
+enum RunCommand: Command {
+    static let name = "run"
+    static let synopsis = "[--workers N] [--drain] [--poll SECONDS]"
+    static let summary = "process jobs: watch queued/ and run each job's handler"
+    static let options: [OptionSpec] = [
+        .value("workers", "N", "jobs to run at once (default: workers in spool.json)"),
+        .flag("drain", "exit once nothing is queued or running (for cron and scripts)"),
+        .value("poll", "SECONDS", "rescan every SECONDS instead of using inotify (NFS)"),
+        .flag("quiet", "do not print the summary at exit"),
+    ]
+    static let details = """
+        SIGTERM or SIGINT stops claiming new jobs, gives running handlers shutdownGrace seconds,
+        then stops them and puts their jobs back in queued/. Exit status 0 after a clean stop.
+        """
+
+    static func run(_ arguments: ParsedArguments) throws(SpoolError) -> Int32 {
+        guard arguments.positionals.isEmpty else {
+            throw .usage("spool run: unexpected argument '\(arguments.positionals[0])'")
+        }
+        let spool = try openSpool(arguments)
+        let workers = try arguments.integer("workers") ?? spool.configuration.workers
+        let poll = try arguments.seconds("poll")
+        let processor = SpoolProcessor(
+            spool: spool, options: .init(workers: workers, drain: arguments.has("drain"), pollInterval: poll))
+        let signals = SignalHandling { _ in processor.requestStop() }
+        defer { signals.cancel() }
+        if !arguments.has("quiet") {
+            Output.error(
+                "spool: processing \(spool.layout.root) with \(workers) worker(s)"
+                    + (poll.map { ", polling every \($0) s" } ?? ", watching with inotify"))
+        }
+        let summary = try processor.run()
+        if !arguments.has("quiet") { Output.line(summary.sentence) }
+        return ExitCode.success
+    }
+}

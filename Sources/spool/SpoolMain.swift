@@ -1,0 +1,87 @@
+import SpoolKit
+
+/// The `spool` command: argument parsing, exit codes and wiring; the work is in SpoolKit.
+@main
+enum SpoolMain {
+    static let commands: [CommandEntry] = [
+        CommandEntry(InitCommand.self), CommandEntry(RunCommand.self), CommandEntry(SubmitCommand.self),
+        CommandEntry(ListCommand.self), CommandEntry(ShowCommand.self), CommandEntry(StatsCommand.self),
+    ]
+
+    static func main() {
+        let status = dispatch(Array(CommandLine.arguments.dropFirst()))
+        exitProcess(status)
+    }
+
+    /// Runs the command the words name and returns the exit status.
+    static func dispatch(_ words: [String]) -> Int32 {
+        guard let first = words.first else {
+            Output.error(overview)
+            return ExitCode.usage
+        }
+        switch first {
+        case "--help", "-h", "help":
+            if words.count >= 2, let command = command(named: words[1]) {
+                Output.line(command.help)
+            } else {
+                Output.line(overview)
+            }
+            return ExitCode.success
+        case "--version":
+            Output.line("spool \(SpoolVersion.current)")
+            return ExitCode.success
+        default:
+            guard let command = command(named: first) else {
+                Output.error(
+                    "spool: unknown command '\(first)'. Commands: \(commands.map(\.name).joined(separator: ", "))")
+                return ExitCode.usage
+            }
+            return command.execute(Array(words.dropFirst()))
+        }
+    }
+
+    static func command(named name: String) -> CommandEntry? {
+        commands.first { $0.name == name }
+    }
+
+    static var overview: String {
+        var text = """
+            spool: a file-based job spool processor. Jobs are JSON files dropped into queued/;
+            'spool run' runs each with the handler its type names in spool.json.
+
+            Usage: spool COMMAND [OPTIONS]
+
+            Commands:
+
+            """
+        for command in commands { text += "  " + command.name.padding(toLength: 10) + command.summary + "\n" }
+        text += """
+
+            Every command takes --spool DIR (default: $SPOOL_DIR, else ./spool) and --help.
+            Exit codes: 0 ok, 64 usage, 65 bad data, 66 no such spool or job, 70 internal error,
+            73 cannot create, 74 I/O error, 75 try again, 78 bad configuration.
+            """
+        return text
+    }
+}
+
+/// A command in the table: its name, summary, help, and how to run it. Built from the
+/// command's type through a generic initialiser (existential metatypes with typed throws crash
+/// the 6.3 compiler).
+struct CommandEntry: Sendable {
+    let name: String
+    let summary: String
+    let help: String
+    let execute: @Sendable ([String]) -> Int32
+
+    init<C: Command>(_ command: C.Type) {
+        name = C.name
+        summary = C.summary
+        help = C.help
+        execute = { C.execute($0) }
+    }
+}
+
+enum SpoolVersion {
+    static let current = "0.1.0"
+}

@@ -1,0 +1,117 @@
+import Foundation
+import Glibc
+import Testing
+
+/// The processor end to end, on real spools, with real processes, signals and inotify.
+@Suite("Processing", .serialized)
+struct ProcessingTests {
+    @Test("2,000 jobs with the exec handler `true` and 2 workers all end in done/")
+    func twoThousandTrueJobs() throws {
+        let spool = try TestSpool(configuration: """
+            {"handlers": {"t": {"command": ["true"]}}}
+            """)
+        let ids = try spool.dropMany(2000) { _ in #"{"type": "t"}"# }
+        let result = try spool.spool(["run", "--workers", "2", "--drain"])
+        #expect(result.status == 0, "\(result.standardError)")
+        #expect(spool.jobIDs(in: "done") == ids)
+        #expect(spool.names(in: "queued").isEmpty)
+        #expect(spool.names(in: "processing").isEmpty)
+        #expect(spool.names(in: "failed").isEmpty)
+        #expect(result.standardOutput.contains("2000 done"))
+        // Every job has its (empty) result file.
+        #expect(spool.names(in: "results").count == 2000)
+    }
+
+    @Test("four processors on one spool run each of 5,000 jobs exactly once")
+    func fourProcessorsExactlyOnce() throws {
+        let spool = try TestSpool(configuration: "{}")
+        let log = spool.scratch + "/ran.log"
+        try """
+            {"handlers": {"append": \(TestSpool.shellHandler("echo \"$SPOOL_JOB_ID\" >> \(log)"))}}
+            """.write(toFile: spool.root + "/spool.json", atomically: true, encoding: .utf8)
+        let ids = try spool.dropMany(5000) { _ in #"{"type": "append"}"# }
+        let processors = try (0..<4).map { _ in try spool.startProcessor(["--drain", "--workers", "2"]) }
+        for process in processors { process.waitUntilExit() }
+        for process in processors { #expect(process.terminationStatus == 0) }
+        let lines = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n").map(String.init)
+        #expect(lines.count == 5000)
+        #expect(Set(lines).count == 5000)
+        #expect(lines.sorted() == ids)
+        #expect(spool.jobIDs(in: "done") == ids)
+        #expect(spool.names(in: "processing").isEmpty)
+        #expect(spool.names(in: "failed").isEmpty)
+    }
+
+    @Test("kill -9 of the processor during long jobs: a new processor finishes every job")
+    func killNineRecovery() throws {
+        let spool = try TestSpool(configuration: """
+            {"handlers": {"long": \(TestSpool.shellHandler("sleep 1.5"))}}
+            """)
+        let ids = try spool.dropMany(6) { _ in #"{"type": "long"}"# }
+        let first = try spool.startProcessor(["--workers", "3"])
+        #expect(spool.waitUntil(timeout: 30) { spool.names(in: "processing").count == 3 })
+        kill(first.processIdentifier, SIGKILL)
+        first.waitUntilExit()
+        let interrupted = spool.jobIDs(in: "processing")
+        #expect(interrupted.count == 3)
+
+        let result = try spool.spool(["run", "--workers", "3", "--drain"])
+        #expect(result.status == 0, "\(result.standardError)")
+        #expect(spool.jobIDs(in: "done") == ids)
+        #expect(spool.names(in: "processing").isEmpty)
+        #expect(spool.names(in: "queued").isEmpty)
+        for id in interrupted {
+            let record = try spool.record(id, in: "done")
+            // The attempt cut short by kill -9 is counted, then the job ran again.
+            #expect(record["attempts"] as? Int == 2, "\(id): \(record)")
+            #expect(spool.contents("logs/\(id).log")?.contains("recovered from processor") == true)
+        }
+        for id in Set(ids).subtracting(interrupted) {
+            #expect(try spool.record(id, in: "done")["attempts"] as? Int == 1)
+        }
+        // The dead processor's lock file was cleaned up; the new one removed its own.
+        #expect(spool.names(in: "processors").isEmpty)
+    }
+
+    @Test("20,000 jobs dropped while the processor is stopped (inotify overflow) are all processed")
+    func inotifyOverflow() throws {
+        let spool = try TestSpool(configuration: """
+            {"workers": 2, "rescanInterval": 3600, "handlers": {"noop": {"builtin": "noop"}}}
+            """)
+        let processor = try spool.startProcessor()
+        #expect(spool.waitUntil(timeout: 30) { spool.names(in: "processors").count == 1 })
+        kill(processor.processIdentifier, SIGSTOP)
+        let ids = try spool.dropMany(20_000) { _ in #"{"type": "noop"}"# }
+        kill(processor.processIdentifier, SIGCONT)
+        #expect(spool.waitUntil(timeout: 300) { spool.names(in: "done").count == 20_000 })
+        #expect(spool.stop(processor) == 0)
+        #expect(spool.jobIDs(in: "done") == ids)
+        #expect(spool.names(in: "queued").isEmpty)
+        // The kernel's queue (16,384 events) overflowed and the processor rescanned: with the
+        // rescan timer at an hour, only the overflow rescan can have found the rest.
+        #expect(spool.processorErrors().contains("inotify lost events"))
+    }
+
+    @Test("SIGTERM stops claiming, stops running handlers after the grace period, and requeues their jobs")
+    func gracefulShutdown() throws {
+        let spool = try TestSpool(configuration: """
+            {"shutdownGrace": 0.5, "killGrace": 1,
+             "handlers": {"long": \(TestSpool.shellHandler("sleep 30"))}}
+            """)
+        _ = try spool.dropMany(3) { _ in #"{"type": "long"}"# }
+        let processor = try spool.startProcessor(["--workers", "2"])
+        #expect(spool.waitUntil(timeout: 30) { spool.names(in: "processing").count == 2 })
+        let started = Date()
+        #expect(spool.stop(processor) == 0)
+        #expect(Date().timeIntervalSince(started) < 10)
+        #expect(spool.names(in: "processing").isEmpty)
+        #expect(spool.jobIDs(in: "queued").count == 3)
+        for id in spool.jobIDs(in: "queued") {
+            let record = try spool.record(id, in: "queued")
+            let attempts = record["attempts"] as? Int ?? 0
+            // Interrupted attempts do not use up the budget.
+            #expect(attempts == (record["deferredAttempts"] as? Int ?? 0))
+        }
+        #expect(spool.names(in: "processors").isEmpty)
+    }
+}
