@@ -6,8 +6,10 @@ import Glibc
 public enum Timestamp {
     /// Formats seconds since the epoch.
     public static func format(_ seconds: Double) -> String {
-        var whole = time_t(seconds.rounded(.down))
-        let milliseconds = min(999, Int((seconds - Double(whole)) * 1000))
+        // Round to whole milliseconds first: the fraction of a Double is rarely exact.
+        let totalMilliseconds = Int64((seconds * 1000).rounded())
+        var whole = time_t(totalMilliseconds / 1000)
+        let milliseconds = Int(totalMilliseconds % 1000)
         var parts = tm()
         gmtime_r(&whole, &parts)
         func pad(_ value: Int32, _ width: Int) -> String {
