@@ -1,0 +1,40 @@
+import Foundation
+import Testing
+
+@testable import SpoolKit
+
+/// A program that embeds SpoolKit registers in-process handlers.
+@Suite("Embedding")
+struct EmbeddingTests {
+    struct Doubler: JobHandler {
+        func run(_ invocation: HandlerInvocation, context: HandlerContext) -> HandlerResult {
+            guard let number = invocation.record.fields["payload"]?.intValue else {
+                return .failure(reason: "payload must be a number", exitCode: nil, signal: nil)
+            }
+            context.reportProgress(50)
+            do { try context.writeResult(Array("\(number * 2)\n".utf8)) } catch {
+                return .failure(reason: "\(error)", exitCode: nil, signal: nil)
+            }
+            return .success
+        }
+    }
+
+    @Test("an in-process handler runs jobs of its type; its result and failures are recorded")
+    func inProcessHandler() throws {
+        let directory = NSTemporaryDirectory() + "spool-embed-" + JobID.randomSuffix(8)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let spool = try Spool.create(directory)
+        let store = JobStore(spool: spool, inProcessTypes: ["double"])
+        let good = try store.submit(JobRecord(fields: JSONObject([("type", .string("double")), ("payload", JSONValue(21))])))
+        let bad = try store.submit(
+            JobRecord(fields: JSONObject([("type", .string("double")), ("payload", .string("x")), ("maxAttempts", JSONValue(1))])))
+        let processor = SpoolProcessor(
+            spool: spool, options: .init(workers: 2, drain: true), handlers: ["double": Doubler()])
+        let summary = try processor.run()
+        #expect(summary.done == 1 && summary.failed == 1)
+        #expect(try String(contentsOfFile: spool.layout.resultPath(good), encoding: .utf8) == "42\n")
+        let failed = try JobRecord(
+            parsing: FileSystem.readFile(spool.layout.jobPath(bad, in: .failed)), path: "failed")
+        #expect(failed.error == "payload must be a number")
+    }
+}
