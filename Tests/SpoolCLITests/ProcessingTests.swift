@@ -44,9 +44,13 @@ struct ProcessingTests {
 
     @Test("kill -9 of the processor during long jobs: a new processor finishes every job")
     func killNineRecovery() throws {
-        let spool = try TestSpool(configuration: """
-            {"handlers": {"long": \(TestSpool.shellHandler("sleep 1.5"))}}
-            """)
+        let spool = try TestSpool(configuration: "{}")
+        let trace = spool.scratch + "/trace"
+        let script = "echo \"start $SPOOL_JOB_ID $(date +%s.%N)\" >> \(trace); sleep 1.5; "
+            + "echo \"end $SPOOL_JOB_ID $(date +%s.%N)\" >> \(trace)"
+        try """
+            {"handlers": {"long": \(TestSpool.shellHandler(script))}}
+            """.write(toFile: spool.root + "/spool.json", atomically: true, encoding: .utf8)
         let ids = try spool.dropMany(6) { _ in #"{"type": "long"}"# }
         let first = try spool.startProcessor(["--workers", "3"])
         #expect(spool.waitUntil(timeout: 30) { spool.names(in: "processing").count == 3 })
@@ -69,8 +73,39 @@ struct ProcessingTests {
         for id in Set(ids).subtracting(interrupted) {
             #expect(try spool.record(id, in: "done")["attempts"] as? Int == 1)
         }
+        // The killed processor's handlers ran on (orphaned, holding its lock); no job's re-run
+        // started before its first run ended.
+        let runs = try Self.runs(fromTrace: trace)
+        for id in interrupted {
+            let intervals = try #require(runs[id])
+            #expect(intervals.count == 2, "\(id): \(intervals)")
+            #expect(Self.overlaps(intervals) == false, "\(id): \(intervals)")
+        }
         // The dead processor's lock file was cleaned up; the new one removed its own.
         #expect(spool.names(in: "processors").isEmpty)
+    }
+
+    /// Start and end times per job from a trace of "start ID T" / "end ID T" lines.
+    static func runs(fromTrace path: String) throws -> [String: [(start: Double, end: Double)]] {
+        var starts: [String: [Double]] = [:]
+        var result: [String: [(start: Double, end: Double)]] = [:]
+        for line in try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n") {
+            let parts = line.split(separator: " ")
+            guard parts.count == 3, let time = Double(parts[2]) else { continue }
+            let id = String(parts[1])
+            if parts[0] == "start" {
+                starts[id, default: []].append(time)
+            } else if let start = starts[id]?.first {
+                starts[id]?.removeFirst()
+                result[id, default: []].append((start, time))
+            }
+        }
+        return result
+    }
+
+    static func overlaps(_ intervals: [(start: Double, end: Double)]) -> Bool {
+        let sorted = intervals.sorted { $0.start < $1.start }
+        return zip(sorted, sorted.dropFirst()).contains { $1.start < $0.end }
     }
 
     @Test("20,000 jobs dropped while the processor is stopped (inotify overflow) are all processed")

@@ -229,13 +229,29 @@ final class ProgressRecorder: Sendable {
 
 /// The jobs this processor is running, so that a shutdown can ask each to stop.
 final class RunningJobs: Sendable {
-    private let contexts = Mutex<[String: HandlerContext]>([:])
+    private struct State {
+        var contexts: [String: HandlerContext] = [:]
+        /// Once set, applies to jobs registered later too (a job can start just after a stop).
+        var stopRequest: StopRequest?
+    }
 
-    func register(_ id: String, _ context: HandlerContext) { contexts.withLock { $0[id] = context } }
-    func unregister(_ id: String) { _ = contexts.withLock { $0.removeValue(forKey: id) } }
+    private let state = Mutex(State())
+
+    func register(_ id: String, _ context: HandlerContext) {
+        let request = state.withLock { state in
+            state.contexts[id] = context
+            return state.stopRequest
+        }
+        if let request { context.requestStop(request) }
+    }
+
+    func unregister(_ id: String) { _ = state.withLock { $0.contexts.removeValue(forKey: id) } }
 
     func requestStopOfAll(_ request: StopRequest) {
-        let all = contexts.withLock { Array($0.values) }
+        let all = state.withLock { state in
+            state.stopRequest = request
+            return Array(state.contexts.values)
+        }
         for context in all { context.requestStop(request) }
     }
 }
