@@ -30,7 +30,8 @@ enum ListCommand: Command {
             Output.line("no jobs")
             return ExitCode.success
         }
-        let idWidth = min(40, max(2, jobs.map(\.id.count).max() ?? 2))
+        // One more than the longest id, so the columns line up under the header.
+        let idWidth = min(41, max(3, (jobs.map(\.id.count).max() ?? 2) + 1))
         Output.line(
             "ID".padding(toLength: idWidth) + "STATE".padding(toLength: 10) + "TYPE".padding(toLength: 12)
                 + "PRI".padding(toLength: 4) + "TRY".padding(toLength: 4) + "PROG".padding(toLength: 5) + " INFO")

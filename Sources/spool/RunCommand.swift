@@ -2,7 +2,7 @@ import SpoolKit
 
 enum RunCommand: Command {
     static let name = "run"
-    static let synopsis = "[--workers N] [--drain] [--poll SECONDS]"
+    static let synopsis = "[--workers N] [--drain] [--poll SECONDS] [--quiet]"
     static let summary = "process jobs: watch queued/ and run each job's handler"
     static let options: [OptionSpec] = [
         .value("workers", "N", "jobs to run at once (default: workers in spool.json)"),

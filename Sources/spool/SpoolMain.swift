@@ -59,7 +59,7 @@ enum SpoolMain {
 
             Every command takes --spool DIR (default: $SPOOL_DIR, else ./spool) and --help.
             Exit codes: 0 ok, 64 usage, 65 bad data, 66 no such spool or job, 70 internal error,
-            73 cannot create, 74 I/O error, 75 try again, 78 bad configuration.
+            73 cannot create, 74 I/O error, 75 try again, 77 permission denied, 78 bad configuration.
             """
         return text
     }

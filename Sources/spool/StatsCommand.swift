@@ -18,12 +18,13 @@ enum StatsCommand: Command {
         Output.line(states.map { "\($0.displayName) \(statistics.byState[$0, default: 0])" }.joined(separator: "  "))
         if !statistics.byType.isEmpty {
             Output.line("")
-            Output.line("TYPE".padding(toLength: 16) + states.map { $0.displayName.padding(toLength: 10) }.joined())
+            let header = "TYPE".padding(toLength: 16) + states.map { $0.displayName.padding(toLength: 10) }.joined()
+            Output.line(String(header.reversed().drop { $0 == " " }.reversed()))
             for type in statistics.byType.keys.sorted() {
                 let counts = statistics.byType[type]!
-                Output.line(
-                    String(type.prefix(15)).padding(toLength: 16)
-                        + states.map { String(counts[$0, default: 0]).padding(toLength: 10) }.joined())
+                let row = String(type.prefix(15)).padding(toLength: 16)
+                    + states.map { String(counts[$0, default: 0]).padding(toLength: 10) }.joined()
+                Output.line(String(row.reversed().drop { $0 == " " }.reversed()))
             }
         }
         return ExitCode.success

@@ -2,7 +2,8 @@ import SpoolKit
 
 enum SubmitCommand: Command {
     static let name = "submit"
-    static let synopsis = "FILE... | --type TYPE [--payload JSON] [--priority P] [--id ID]"
+    static let synopsis =
+        "FILE... | --type TYPE [--payload JSON]  [--priority P] [--timeout S] [--max-attempts N] [--id ID]"
     static let summary = "queue jobs durably and print their ids"
     static let options: [OptionSpec] = [
         .value("type", "TYPE", "the job's type (selects the handler)"),
@@ -22,6 +23,7 @@ enum SubmitCommand: Command {
     static func run(_ arguments: ParsedArguments) throws(SpoolError) -> Int32 {
         let spool = try openSpool(arguments)
         let store = JobStore(spool: spool)
+        if let id = arguments.value("id") { try JobID.validate(id) }
         var records: [(JobRecord, String)] = []
         if let type = arguments.value("type") {
             guard arguments.positionals.isEmpty else {
@@ -37,6 +39,9 @@ enum SubmitCommand: Command {
             }
             records.append((JobRecord(fields: fields), "the submitted job"))
         } else {
+            if arguments.value("payload") != nil {
+                throw .usage("spool submit: --payload goes with --type; a job file carries its own payload")
+            }
             guard !arguments.positionals.isEmpty else {
                 throw .usage("spool submit: name job files, or give --type TYPE (see 'spool submit --help')")
             }
@@ -56,6 +61,12 @@ enum SubmitCommand: Command {
             if let timeout = try arguments.seconds("timeout") { record.set("timeout", JSONValue(timeout)) }
             if let attempts = try arguments.integer("max-attempts") { record.set("maxAttempts", JSONValue(attempts)) }
             if let problem = record.validationProblem() { throw .invalidJob(path: source, reason: problem) }
+            if !store.knownTypes.contains(record.type) {
+                throw .invalidJob(path: source, reason: "unknown type \"\(record.type)\": no handler for it in spool.json")
+            }
+            // A file copied from done/ or failed/ re-runs as a new job: the processor's status is
+            // its own to write.
+            record.set("status", nil)
             let id = try store.submit(record, id: arguments.value("id"))
             Output.line(id)
         }

@@ -167,3 +167,33 @@ struct CommandLineTests {
         #expect(spool.stop(owner) == 0)
     }
 }
+
+@Suite("Command line: submit rules")
+struct SubmitRuleTests {
+    @Test("submit refuses unknown types and --payload with files; a copied finished record runs again")
+    func submitRules() throws {
+        let spool = try TestSpool(configuration: #"{"handlers": {"ok": {"builtin": "noop"}}}"#)
+        let unknown = try spool.spool(["submit", "--type", "nope"])
+        #expect(unknown.status == 65)
+        #expect(unknown.standardError.contains("unknown type \"nope\""))
+        let file = spool.scratch + "/copied.json"
+        try #"{"type": "ok", "status": "done", "attempts": 1}"#.write(toFile: file, atomically: true, encoding: .utf8)
+        #expect(try spool.spool(["submit", file, "--payload", "{}"]).status == 64)
+        let id = try spool.spool(["submit", file]).standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(try spool.record(id, in: "queued")["status"] == nil)
+        #expect(try spool.spool(["run", "--drain"]).status == 0)
+        #expect(try spool.record(id, in: "done")["attempts"] as? Int == 2)
+    }
+
+    @Test("a type's env overrides the processor's environment")
+    func environmentOverride() throws {
+        let spool = try TestSpool(configuration: """
+            {"handlers": {"env": {"command": ["/usr/bin/env"], "env": {"HOME": "/from-config"}}}}
+            """)
+        try spool.drop("e.json", #"{"type": "env"}"#)
+        #expect(try spool.spool(["run", "--drain"]).status == 0)
+        let output = try #require(spool.contents("results/e.out"))
+        let homes = output.split(separator: "\n").filter { $0.hasPrefix("HOME=") }
+        #expect(homes == ["HOME=/from-config"])
+    }
+}

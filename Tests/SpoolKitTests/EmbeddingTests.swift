@@ -38,3 +38,25 @@ struct EmbeddingTests {
         #expect(failed.error == "payload must be a number")
     }
 }
+
+@Suite("Staging cleanup")
+struct StagingTests {
+    @Test("stale files in tmp/ older than a day are removed; fresh ones stay")
+    func staleTemporaries() throws {
+        let directory = NSTemporaryDirectory() + "spool-stage-" + JobID.randomSuffix(8)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let spool = try Spool.create(directory)
+        let old = spool.layout.temporaryDirectory + "/result-x.1.abc.tmp"
+        let fresh = spool.layout.temporaryDirectory + "/result-y.1.abc.tmp"
+        let other = spool.layout.temporaryDirectory + "/notes.txt"
+        for path in [old, fresh, other] { _ = FileManager.default.createFile(atPath: path, contents: Data("x".utf8)) }
+        try FileManager.default.setAttributes(
+            [.modificationDate: Date(timeIntervalSinceNow: -2 * 24 * 3600)], ofItemAtPath: old)
+        try FileManager.default.setAttributes(
+            [.modificationDate: Date(timeIntervalSinceNow: -2 * 24 * 3600)], ofItemAtPath: other)
+        #expect(JobStore(spool: spool).removeStaleTemporaries() == 1)
+        #expect(!FileManager.default.fileExists(atPath: old))
+        #expect(FileManager.default.fileExists(atPath: fresh))
+        #expect(FileManager.default.fileExists(atPath: other))
+    }
+}

@@ -47,7 +47,9 @@ final class JobRunner: Sendable {
         let resultOutput: FileDescriptor
         do { resultOutput = try FileSystem.createExclusive(resultTemporary) } catch {
             Diagnostics.warn("could not create the result file of job \(id): \(error)")
-            finish(id, record, .interrupted, resultPath: nil, started: ProcessInfoLite.monotonicNow())
+            finish(
+                id, record, .temporaryFailure("could not create the result file: \(error)"), resultPath: nil,
+                started: ProcessInfoLite.monotonicNow())
             return
         }
         let progress = ProgressRecorder(store: store, id: id, record: record)
@@ -120,7 +122,6 @@ final class JobRunner: Sendable {
                 if let signal { record.set("signal", .string(Signals.name(of: signal))) }
             case .timedOut(let limit):
                 reason = "timed out after \(Self.seconds(limit))"
-                record.set("signal", .string("SIGTERM"))
             default:
                 reason = ""
             }

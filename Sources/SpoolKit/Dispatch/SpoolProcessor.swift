@@ -59,6 +59,8 @@ public final class SpoolProcessor: Sendable {
         wakeHook.withLock { $0 = { [watcher] in watcher.wake() } }
         defer { wakeHook.withLock { $0 = nil } }
 
+        let staleTemporaries = store.removeStaleTemporaries()
+        if staleTemporaries > 0 { Diagnostics.info("removed \(staleTemporaries) stale file(s) from tmp/") }
         let recovered = store.recoverOrphans()
         if !recovered.moved.isEmpty {
             summary.withLock { $0.recovered += recovered.moved.count }
@@ -120,6 +122,7 @@ public final class SpoolProcessor: Sendable {
             if rescan {
                 let pass = store.recoverOrphans()
                 summary.withLock { $0.recovered += pass.moved.count }
+                store.removeStaleTemporaries()
                 if changes.needsRescan { Diagnostics.info("inotify lost events (queue overflow or directory replaced); rescanned queued/") }
                 intake.examine(watcher.scan())
                 nextRescan = ProcessInfoLite.monotonicNow() + rescanInterval
@@ -128,7 +131,7 @@ public final class SpoolProcessor: Sendable {
 
         // Shutdown: no new claims; running jobs get the grace period, then are stopped.
         queue.stop()
-        let graceEnds = ProcessInfoLite.monotonicNow() + (options.drain ? 0 : configuration.shutdownGrace)
+        let graceEnds = ProcessInfoLite.monotonicNow() + configuration.shutdownGrace
         if !queue.waitUntilIdle(deadline: graceEnds) {
             running.requestStopOfAll(.shutdown)
         }

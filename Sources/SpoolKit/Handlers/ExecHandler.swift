@@ -25,6 +25,15 @@ public struct ExecHandler: JobHandler {
         if let program = arguments.first, program.contains("/"), !program.hasPrefix("/") {
             resolved[0] = spoolRoot + "/" + program
         }
+        var inherited = FileSystem.currentEnvironment().filter { !$0.hasPrefix("SPOOL_") }
+        // The type's env overrides the processor's (one entry per name, or getenv picks the first).
+        let overridden = Set(environment.map { $0.0 + "=" })
+        inherited.removeAll { entry in overridden.contains { entry.hasPrefix($0) } }
+        if let program = resolved.first, !program.contains("/") {
+            let searchPath = environment.last { $0.0 == "PATH" }?.1
+                ?? inherited.first { $0.hasPrefix("PATH=") }.map { String($0.dropFirst(5)) } ?? "/usr/bin:/bin"
+            if let found = ExecHandler.findProgram(program, in: searchPath) { resolved[0] = found }
+        }
         self.arguments = resolved
         self.environment = environment
         if let workingDirectory {
@@ -33,7 +42,16 @@ public struct ExecHandler: JobHandler {
             self.workingDirectory = spoolRoot
         }
         self.spoolRoot = spoolRoot
-        self.baseEnvironment = FileSystem.currentEnvironment().filter { !$0.hasPrefix("SPOOL_") }
+        self.baseEnvironment = inherited
+    }
+
+    /// The first executable named `program` in a PATH-style list of directories.
+    static func findProgram(_ program: String, in searchPath: String) -> String? {
+        for directory in searchPath.split(separator: ":") where !directory.isEmpty {
+            let candidate = directory + "/" + program
+            if FileSystem.isExecutableFile(candidate) { return candidate }
+        }
+        return nil
     }
 
     public func run(_ invocation: HandlerInvocation, context: HandlerContext) -> HandlerResult {

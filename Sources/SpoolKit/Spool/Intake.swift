@@ -17,6 +17,13 @@ public enum Intake {
     /// (a producer writing in place, against the contract, may still be writing).
     public static let settlingSeconds = 2.0
 
+    /// Whether a file has a second name only for a moment: a link + unlink publish (the fallback
+    /// where renameat2 is missing) shows two links between its steps.
+    static func mayBeMidPublish(_ status: FileStatus, now: Double) -> Bool {
+        status.kind == .regular && status.linkCount == 2
+            && now - Double(status.changeTimeNanoseconds) / 1e9 < settlingSeconds
+    }
+
     /// A problem with a file's kind, links or size, or nil when it may be a job.
     static func problem(with status: FileStatus, limit: Int) -> String? {
         if status.kind != .regular { return "it is \(status.kindDescription), not a regular file" }
@@ -67,6 +74,7 @@ public enum Intake {
         }
         defer { fd.close() }
         guard let status = try? fd.status(path: path) else { return .ignore }
+        if mayBeMidPublish(status, now: now) { return .later }
         if let problem = problem(with: status, limit: limit) { return .reject(problem) }
         let bytes: [UInt8]
         do { bytes = try fd.readAll(limit: limit, path: path) } catch { return .reject(reason(error)) }

@@ -45,6 +45,7 @@ extension JobStore {
 
         let status: FileStatus
         do { status = try fd.status(path: path) } catch { return .gone }
+        if Intake.mayBeMidPublish(status, now: ProcessInfoLite.now()) { return .gone }
         if let problem = Intake.problem(with: status, limit: spool.configuration.maximumJobBytes) {
             return reject(directory: queuedDirectory, rawName: rawName, reason: problem) == nil ? .gone : .rejected
         }

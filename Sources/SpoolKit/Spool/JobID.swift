@@ -75,7 +75,7 @@ public enum JobID {
     }
 
     /// A valid, unique stem for something that cannot keep its own name in `failed/`:
-    /// the allowed characters of the original name, then `~rejected-` and a random suffix.
+    /// the allowed characters of the original name, then `.rejected-` and a random suffix.
     public static func rejectedStem(for rawName: [UInt8]) -> String {
         var base = rawName.filter(isAllowed)
         while base.first == UInt8(ascii: ".") { base.removeFirst() }

@@ -111,3 +111,26 @@ extension JobStore {
         }
     }
 }
+
+extension JobStore {
+    /// Staging files older than this are leftovers of a processor or submitter that died mid-write.
+    public static let staleTemporaryAge = 24 * 3600.0
+
+    /// Removes leftovers in `tmp/` older than `staleTemporaryAge` (a record, result or
+    /// submission that a dead process never renamed into place). Returns how many went.
+    @discardableResult
+    public func removeStaleTemporaries(now: Double = ProcessInfoLite.now()) -> Int {
+        let directory = layout.temporaryDirectory
+        guard let entries = try? FileSystem.listDirectory(directory) else { return 0 }
+        var removed = 0
+        for entry in entries {
+            guard let name = entry.name, name.hasSuffix(".tmp") else { continue }
+            let path = directory + "/" + name
+            guard let status = try? FileSystem.statusNotFollowing(path), status.kind == .regular,
+                now - Double(status.modificationTimeNanoseconds) / 1e9 > Self.staleTemporaryAge
+            else { continue }
+            if (try? FileSystem.unlink(path)) != nil { removed += 1 }
+        }
+        return removed
+    }
+}

@@ -150,6 +150,9 @@ public struct SpoolConfiguration: Sendable, Equatable {
             }
         }
         guard let kind else { throw fail("handler \"\(type)\" needs \"command\" (an argv) or \"builtin\"") }
+        if object["command"] != nil && object["builtin"] != nil {
+            throw fail("handler \"\(type)\" has both \"command\" and \"builtin\"; keep one")
+        }
         configuration.kind = kind
         return configuration
     }

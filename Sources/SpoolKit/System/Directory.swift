@@ -111,6 +111,13 @@ extension FileSystem {
         let path = rawPath(directory, rawName)
         switch retryingInterrupts({ spool_rename_noreplace(AT_FDCWD, path, AT_FDCWD, target) }) {
         case .success: return
+        case .failure(let code) where code == EINVAL || code == ENOSYS:
+            // No renameat2 flags here (some network file systems): link, then unlink. link(2)
+            // does not follow a symbolic link; a directory cannot be linked and stays put.
+            _ = try retryingInterrupts { Glibc.link(path, target) }.orThrow(
+                "link", path: directory + "/" + DirectoryEntry.printable(rawName), secondPath: target)
+            _ = try retryingInterrupts { Glibc.unlink(path) }.orThrow(
+                "remove", path: directory + "/" + DirectoryEntry.printable(rawName))
         case .failure(let code):
             throw SystemError(
                 "rename", path: directory + "/" + DirectoryEntry.printable(rawName), secondPath: target, code: code)

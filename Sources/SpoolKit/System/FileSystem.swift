@@ -170,3 +170,11 @@ public func readFileForCommand(_ path: String) throws(SpoolError) -> [UInt8] {
 public func readStandardInput() -> [UInt8] {
     (try? FileDescriptor(rawValue: 0).readAll(limit: 64 * 1024 * 1024, path: "standard input")) ?? []
 }
+
+extension FileSystem {
+    /// Whether the path is a regular file this process may execute (access(2) X_OK).
+    static func isExecutableFile(_ path: String) -> Bool {
+        guard (try? statusNotFollowing(path))??.kind != .directory else { return false }
+        return access(path, X_OK) == 0
+    }
+}
