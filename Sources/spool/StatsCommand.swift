@@ -22,7 +22,8 @@ enum StatsCommand: Command {
             Output.line(String(header.reversed().drop { $0 == " " }.reversed()))
             for type in statistics.byType.keys.sorted() {
                 let counts = statistics.byType[type]!
-                let row = String(type.prefix(15)).padding(toLength: 16)
+                let row =
+                    String(type.prefix(15)).padding(toLength: 16)
                     + states.map { String(counts[$0, default: 0]).padding(toLength: 10) }.joined()
                 Output.line(String(row.reversed().drop { $0 == " " }.reversed()))
             }

@@ -62,7 +62,8 @@ enum SubmitCommand: Command {
             if let attempts = try arguments.integer("max-attempts") { record.set("maxAttempts", JSONValue(attempts)) }
             if let problem = record.validationProblem() { throw .invalidJob(path: source, reason: problem) }
             if !store.knownTypes.contains(record.type) {
-                throw .invalidJob(path: source, reason: "unknown type \"\(record.type)\": no handler for it in spool.json")
+                throw .invalidJob(
+                    path: source, reason: "unknown type \"\(record.type)\": no handler for it in spool.json")
             }
             // A file copied from done/ or failed/ re-runs as a new job: the processor's status is
             // its own to write.

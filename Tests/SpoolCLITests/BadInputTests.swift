@@ -8,7 +8,10 @@ import Testing
 struct BadInputTests {
     /// Regular files that are not runnable jobs: name, bytes, and a fragment of the expected reason.
     static let badFiles: [(name: String, bytes: String, reason: String)] = [
-        ("malformed.json", "{\"type\": \"ok\" \"payload\": 1}", "malformed JSON: expected ',' or '}' in an object at line 1"),
+        (
+            "malformed.json", "{\"type\": \"ok\" \"payload\": 1}",
+            "malformed JSON: expected ',' or '}' in an object at line 1"
+        ),
         ("truncated.json", "{\"type\": \"ok\", \"payload\": {\"a\": [1, 2", "truncated JSON"),
         ("notobject.json", "[1, 2, 3]", "a job must be a JSON object, not an array"),
         ("notype.json", "{\"payload\": {}}", "the required field \"type\" is missing"),
@@ -18,17 +21,20 @@ struct BadInputTests {
         ("dupkeys.json", "{\"type\": \"ok\", \"type\": \"other\"}", "duplicate key \"type\""),
         ("badutf8.json", "{\"type\": \"ok\", \"payload\": \"\u{FFFD}\"}", ""),  // replaced below with raw bytes
         ("empty.json", "", "the file is empty"),
-        ("toolarge.json", "{\"type\": \"ok\", \"payload\": \"" + String(repeating: "x", count: 3000) + "\"}",
-         "over the limit of 2048 (maxJobBytes)"),
+        (
+            "toolarge.json", "{\"type\": \"ok\", \"payload\": \"" + String(repeating: "x", count: 3000) + "\"}",
+            "over the limit of 2048 (maxJobBytes)"
+        ),
         ("bad name.json", "{\"type\": \"ok\"}", "invalid job id: it contains ' '"),
         ("notjson.txt", "{\"type\": \"ok\"}", "not a job file"),
     ]
 
     @Test("each kind of bad input ends in failed/ with its reason and original bytes; the processor goes on")
     func badInputIsRejected() throws {
-        let spool = try TestSpool(configuration: """
-            {"maxJobBytes": 2048, "handlers": {"ok": {"builtin": "noop"}}}
-            """)
+        let spool = try TestSpool(
+            configuration: """
+                {"maxJobBytes": 2048, "handlers": {"ok": {"builtin": "noop"}}}
+                """)
         let queued = spool.root + "/queued/"
         let secret = spool.scratch + "/secret.txt"
         try "top secret\n".write(toFile: secret, atomically: true, encoding: .utf8)
@@ -74,15 +80,18 @@ struct BadInputTests {
 
         let logEntries = try Self.logEntries(of: spool)
         for file in Self.badFiles {
-            let entry = try #require(logEntries.first { $0.line.contains("rejected queued/\(file.name):") }, "\(file.name)")
+            let entry = try #require(
+                logEntries.first { $0.line.contains("rejected queued/\(file.name):") }, "\(file.name)")
             if !file.reason.isEmpty { #expect(entry.line.contains(file.reason), "\(entry.line)") }
             let stem = entry.id
             let kept = try Data(contentsOf: URL(fileURLWithPath: spool.root + "/failed/" + stem + ".json"))
             #expect(kept == expectedBytes[file.name], "bytes of \(file.name)")
         }
         let logs = logEntries.map(\.line)
-        #expect(logs.contains { $0.contains("rejected queued/badutf8.json: malformed JSON: invalid UTF-8 in a string") })
-        #expect(logs.contains { $0.contains("rejected queued/dup.json: duplicate id: a job dup already exists in done/") })
+        #expect(
+            logs.contains { $0.contains("rejected queued/badutf8.json: malformed JSON: invalid UTF-8 in a string") })
+        #expect(
+            logs.contains { $0.contains("rejected queued/dup.json: duplicate id: a job dup already exists in done/") })
         #expect(logs.contains { $0.contains("rejected queued/link.json: it is a symbolic link") })
         #expect(logs.contains { $0.contains("rejected queued/dirlink.json: it is a symbolic link") })
         #expect(logs.contains { $0.contains("rejected queued/fifo.json: it is a FIFO") })
@@ -103,9 +112,11 @@ struct BadInputTests {
         // list, show and stats cope with every entry.
         let list = try spool.spool(["list", "--json"])
         #expect(list.status == 0)
-        let listed = try #require(try JSONSerialization.jsonObject(with: Data(list.standardOutput.utf8)) as? [[String: Any]])
+        let listed = try #require(
+            try JSONSerialization.jsonObject(with: Data(list.standardOutput.utf8)) as? [[String: Any]])
         let failedIDs = Set(spool.jobIDs(in: "failed"))
-        #expect(Set(listed.filter { $0["state"] as? String == "failed" }.compactMap { $0["id"] as? String }) == failedIDs)
+        #expect(
+            Set(listed.filter { $0["state"] as? String == "failed" }.compactMap { $0["id"] as? String }) == failedIDs)
         for entry in listed where entry["state"] as? String == "failed" {
             #expect((entry["error"] as? String)?.isEmpty == false, "\(entry)")
         }

@@ -86,9 +86,10 @@ struct CommandLineTests {
 
     @Test("list, show and stats, in text and JSON")
     func listShowStats() throws {
-        let spool = try TestSpool(configuration: """
-            {"handlers": {"ok": {"builtin": "noop"}, "bad": \(TestSpool.shellHandler("exit 3", extra: "\"maxAttempts\": 1"))}}
-            """)
+        let spool = try TestSpool(
+            configuration: """
+                {"handlers": {"ok": {"builtin": "noop"}, "bad": \(TestSpool.shellHandler("exit 3", extra: "\"maxAttempts\": 1"))}}
+                """)
         try spool.drop("one.json", #"{"type": "ok"}"#)
         try spool.drop("two.json", #"{"type": "bad"}"#)
         #expect(try spool.spool(["run", "--drain"]).status == 0)
@@ -103,7 +104,8 @@ struct CommandLineTests {
         #expect(lines.allSatisfy { $0.count <= 100 })
 
         let failedOnly = try spool.spool(["list", "--state", "failed", "--json"])
-        let array = try #require(try JSONSerialization.jsonObject(with: Data(failedOnly.standardOutput.utf8)) as? [[String: Any]])
+        let array = try #require(
+            try JSONSerialization.jsonObject(with: Data(failedOnly.standardOutput.utf8)) as? [[String: Any]])
         #expect(array.count == 1)
         #expect(array.first?["id"] as? String == "two")
         #expect(array.first?["exitCode"] as? Int == 3)
@@ -116,7 +118,8 @@ struct CommandLineTests {
         #expect(show.standardOutput.contains("result:     results/one.out"))
         #expect(show.standardOutput.contains("INFO attempt 1 started"))
         let showJSON = try spool.spool(["show", "two", "--json"])
-        let object = try #require(try JSONSerialization.jsonObject(with: Data(showJSON.standardOutput.utf8)) as? [String: Any])
+        let object = try #require(
+            try JSONSerialization.jsonObject(with: Data(showJSON.standardOutput.utf8)) as? [String: Any])
         #expect(object["state"] as? String == "failed")
         #expect(object["error"] as? String == "exit 3")
         let missing = try spool.spool(["show", "nope"])
@@ -124,7 +127,8 @@ struct CommandLineTests {
         #expect(missing.standardError.contains("No job 'nope'"))
 
         let stats = try spool.spool(["stats", "--json"])
-        let counts = try #require(try JSONSerialization.jsonObject(with: Data(stats.standardOutput.utf8)) as? [String: Any])
+        let counts = try #require(
+            try JSONSerialization.jsonObject(with: Data(stats.standardOutput.utf8)) as? [String: Any])
         #expect(counts["total"] as? Int == 3)
         #expect(counts["done"] as? Int == 1 && counts["failed"] as? Int == 1 && counts["queued"] as? Int == 1)
         #expect(((counts["byType"] as? [String: Any])?["ok"] as? [String: Any])?["queued"] as? Int == 1)
@@ -149,9 +153,10 @@ struct CommandLineTests {
 
     @Test("a second processor never recovers a job that a live processor is running")
     func recoveryNeverSteals() throws {
-        let spool = try TestSpool(configuration: """
-            {"handlers": {"long": \(TestSpool.shellHandler("sleep 2"))}}
-            """)
+        let spool = try TestSpool(
+            configuration: """
+                {"handlers": {"long": \(TestSpool.shellHandler("sleep 2"))}}
+                """)
         try spool.drop("held.json", #"{"type": "long"}"#)
         let owner = try spool.startProcessor()
         #expect(spool.waitUntil(timeout: 30) { spool.jobIDs(in: "processing") == ["held"] })
@@ -187,9 +192,10 @@ struct SubmitRuleTests {
 
     @Test("a type's env overrides the processor's environment")
     func environmentOverride() throws {
-        let spool = try TestSpool(configuration: """
-            {"handlers": {"env": {"command": ["/usr/bin/env"], "env": {"HOME": "/from-config"}}}}
-            """)
+        let spool = try TestSpool(
+            configuration: """
+                {"handlers": {"env": {"command": ["/usr/bin/env"], "env": {"HOME": "/from-config"}}}}
+                """)
         try spool.drop("e.json", #"{"type": "env"}"#)
         #expect(try spool.spool(["run", "--drain"]).status == 0)
         let output = try #require(spool.contents("results/e.out"))

@@ -19,12 +19,13 @@ struct DispatchBehaviourTests {
     func concurrencyLimit() throws {
         let spool = try TestSpool(configuration: "{}")
         let trace = spool.scratch + "/trace"
-        let record = "echo \"start $(date +%s.%N) $SPOOL_JOB_TYPE\" >> \(trace); sleep 0.2; "
+        let record =
+            "echo \"start $(date +%s.%N) $SPOOL_JOB_TYPE\" >> \(trace); sleep 0.2; "
             + "echo \"end $(date +%s.%N) $SPOOL_JOB_TYPE\" >> \(trace)"
         try """
-            {"handlers": {"single": \(TestSpool.shellHandler(record, extra: "\"concurrency\": 1")),
-                          "free": \(TestSpool.shellHandler(record))}}
-            """.write(toFile: spool.root + "/spool.json", atomically: true, encoding: .utf8)
+        {"handlers": {"single": \(TestSpool.shellHandler(record, extra: "\"concurrency\": 1")),
+                      "free": \(TestSpool.shellHandler(record))}}
+        """.write(toFile: spool.root + "/spool.json", atomically: true, encoding: .utf8)
         _ = try spool.dropMany(4, prefix: "single") { _ in #"{"type": "single"}"# }
         _ = try spool.dropMany(4, prefix: "free") { _ in #"{"type": "free"}"# }
         #expect(try spool.spool(["run", "--drain", "--workers", "3"]).status == 0)
@@ -48,10 +49,10 @@ struct DispatchBehaviourTests {
         let spool = try TestSpool(configuration: "{}")
         let order = spool.scratch + "/order"
         try """
-            {"backoff": {"base": 1, "max": 1},
-             "handlers": {"flaky": \(TestSpool.shellHandler("echo $SPOOL_JOB_ID >> \(order); [ $SPOOL_ATTEMPT -ge 2 ]")),
-                          "ok": \(TestSpool.shellHandler("echo $SPOOL_JOB_ID >> \(order)"))}}
-            """.write(toFile: spool.root + "/spool.json", atomically: true, encoding: .utf8)
+        {"backoff": {"base": 1, "max": 1},
+         "handlers": {"flaky": \(TestSpool.shellHandler("echo $SPOOL_JOB_ID >> \(order); [ $SPOOL_ATTEMPT -ge 2 ]")),
+                      "ok": \(TestSpool.shellHandler("echo $SPOOL_JOB_ID >> \(order)"))}}
+        """.write(toFile: spool.root + "/spool.json", atomically: true, encoding: .utf8)
         try spool.drop("a-flaky.json", #"{"type": "flaky", "priority": "critical"}"#)
         usleep(20_000)
         _ = try spool.dropMany(3, prefix: "b-ok") { _ in #"{"type": "ok"}"# }

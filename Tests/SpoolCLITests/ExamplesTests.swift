@@ -36,7 +36,10 @@ struct ExamplesTests {
             let type = try spool.record(id, in: "done")["type"] as? String
             if type != "noop" { #expect(!result.isEmpty, "\(type ?? "?") produced no result") }
         }
-        #expect(spool.contents("results/" + ids[ids.firstIndex { (try? spool.record($0, in: "done")["type"] as? String) == "greet" }!] + ".out") == "Hello, Ada!\n")
+        #expect(
+            spool.contents(
+                "results/" + ids[ids.firstIndex { (try? spool.record($0, in: "done")["type"] as? String) == "greet" }!]
+                    + ".out") == "Hello, Ada!\n")
         #expect(try spool.record("failing", in: "failed")["error"] as? String == "exit 3")
     }
 }

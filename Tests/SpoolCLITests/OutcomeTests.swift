@@ -7,10 +7,11 @@ import Testing
 struct OutcomeTests {
     @Test("exit 75 is retried without using up attempts, then succeeds")
     func temporaryFailureIsRetried() throws {
-        let spool = try TestSpool(configuration: """
-            {"backoff": {"base": 0.05, "max": 0.2},
-             "handlers": {"flaky": \(TestSpool.shellHandler("[ \"$SPOOL_ATTEMPT\" -ge 3 ] || exit 75", extra: "\"maxAttempts\": 1"))}}
-            """)
+        let spool = try TestSpool(
+            configuration: """
+                {"backoff": {"base": 0.05, "max": 0.2},
+                 "handlers": {"flaky": \(TestSpool.shellHandler("[ \"$SPOOL_ATTEMPT\" -ge 3 ] || exit 75", extra: "\"maxAttempts\": 1"))}}
+                """)
         try spool.drop("flaky.json", #"{"type": "flaky"}"#)
         let result = try spool.spool(["run", "--drain"])
         #expect(result.status == 0)
@@ -22,10 +23,11 @@ struct OutcomeTests {
 
     @Test("exit 1 with maxAttempts 2 ends in failed/ after 2 attempts, with the error")
     func failureExhaustsAttempts() throws {
-        let spool = try TestSpool(configuration: """
-            {"backoff": {"base": 0.05, "max": 0.1},
-             "handlers": {"bad": \(TestSpool.shellHandler("echo oops >&2; exit 1"))}}
-            """)
+        let spool = try TestSpool(
+            configuration: """
+                {"backoff": {"base": 0.05, "max": 0.1},
+                 "handlers": {"bad": \(TestSpool.shellHandler("echo oops >&2; exit 1"))}}
+                """)
         try spool.drop("bad.json", #"{"type": "bad", "maxAttempts": 2}"#)
         let result = try spool.spool(["run", "--drain"])
         #expect(result.status == 0)
@@ -45,9 +47,9 @@ struct OutcomeTests {
         let pidFile = spool.scratch + "/grandchild.pid"
         // The handler ignores SIGTERM and leaves a background grandchild: only the group SIGKILL ends both.
         try """
-            {"killGrace": 0.5, "handlers": {"slow": \(TestSpool.shellHandler(
+        {"killGrace": 0.5, "handlers": {"slow": \(TestSpool.shellHandler(
                 "trap '' TERM; sleep 60 & echo $! > \(pidFile); sleep 60", extra: "\"timeout\": 1, \"maxAttempts\": 1"))}}
-            """.write(toFile: spool.root + "/spool.json", atomically: true, encoding: .utf8)
+        """.write(toFile: spool.root + "/spool.json", atomically: true, encoding: .utf8)
         try spool.drop("slow.json", #"{"type": "slow"}"#)
         let started = Date()
         let result = try spool.spool(["run", "--drain"])
@@ -55,15 +57,17 @@ struct OutcomeTests {
         #expect(Date().timeIntervalSince(started) < 20)
         let record = try spool.record("slow", in: "failed")
         #expect(record["error"] as? String == "timed out after 1 s")
-        let pid = try #require(Int32(try String(contentsOfFile: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+        let pid = try #require(
+            Int32(try String(contentsOfFile: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
         #expect(spool.waitUntil(timeout: 5) { kill(pid, 0) != 0 || TestProcesses.isZombie(pid) })
     }
 
     @Test("a job's own timeout applies when shorter than its type's")
     func jobTimeoutLowersTypeTimeout() throws {
-        let spool = try TestSpool(configuration: """
-            {"killGrace": 0.2, "handlers": {"slow": \(TestSpool.shellHandler("sleep 30", extra: "\"timeout\": 60"))}}
-            """)
+        let spool = try TestSpool(
+            configuration: """
+                {"killGrace": 0.2, "handlers": {"slow": \(TestSpool.shellHandler("sleep 30", extra: "\"timeout\": 60"))}}
+                """)
         try spool.drop("short.json", #"{"type": "slow", "timeout": 0.5, "maxAttempts": 1}"#)
         #expect(try spool.spool(["run", "--drain"]).status == 0)
         #expect(try spool.record("short", in: "failed")["error"] as? String == "timed out after 0.5 s")
@@ -71,9 +75,10 @@ struct OutcomeTests {
 
     @Test("a handler killed by a signal is recorded with the signal's name")
     func signalIsRecorded() throws {
-        let spool = try TestSpool(configuration: """
-            {"handlers": {"crash": \(TestSpool.shellHandler("kill -SEGV $$", extra: "\"maxAttempts\": 1"))}}
-            """)
+        let spool = try TestSpool(
+            configuration: """
+                {"handlers": {"crash": \(TestSpool.shellHandler("kill -SEGV $$", extra: "\"maxAttempts\": 1"))}}
+                """)
         try spool.drop("crash.json", #"{"type": "crash"}"#)
         #expect(try spool.spool(["run", "--drain"]).status == 0)
         let record = try spool.record("crash", in: "failed")
@@ -90,9 +95,10 @@ struct OutcomeTests {
             echo 'progress 40' >&3; sleep 0.6; cp "$SPOOL_JOB_FILE" \(seen); echo 'progress 70' >&3; echo to-log >&2
             """
         try """
-            {"handlers": {"proto": \(TestSpool.shellHandler(script, extra: "\"env\": {\"GREETING\": \"hello\"}"))}}
-            """.write(toFile: spool.root + "/spool.json", atomically: true, encoding: .utf8)
-        try spool.drop("p1.json", #"{"type": "proto", "payload": {"text": "a;b $(x) `y`"}, "custom": [1, 2.50, 1e400]}"#)
+        {"handlers": {"proto": \(TestSpool.shellHandler(script, extra: "\"env\": {\"GREETING\": \"hello\"}"))}}
+        """.write(toFile: spool.root + "/spool.json", atomically: true, encoding: .utf8)
+        try spool.drop(
+            "p1.json", #"{"type": "proto", "payload": {"text": "a;b $(x) `y`"}, "custom": [1, 2.50, 1e400]}"#)
         #expect(try spool.spool(["run", "--drain"]).status == 0)
         let result = try #require(spool.contents("results/p1.out"))
         #expect(result.contains(#""text": "a;b $(x) `y`""#))
@@ -116,8 +122,8 @@ struct OutcomeTests {
         let spool = try TestSpool(configuration: "{}")
         let order = spool.scratch + "/order"
         try """
-            {"handlers": {"rec": \(TestSpool.shellHandler("echo $SPOOL_JOB_ID >> \(order)"))}}
-            """.write(toFile: spool.root + "/spool.json", atomically: true, encoding: .utf8)
+        {"handlers": {"rec": \(TestSpool.shellHandler("echo $SPOOL_JOB_ID >> \(order)"))}}
+        """.write(toFile: spool.root + "/spool.json", atomically: true, encoding: .utf8)
         try spool.drop("a-low.json", #"{"type": "rec", "priority": "low"}"#)
         usleep(20_000)
         try spool.drop("b-normal1.json", #"{"type": "rec"}"#)

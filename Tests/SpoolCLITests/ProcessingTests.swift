@@ -7,9 +7,10 @@ import Testing
 struct ProcessingTests {
     @Test("2,000 jobs with the exec handler `true` and 2 workers all end in done/")
     func twoThousandTrueJobs() throws {
-        let spool = try TestSpool(configuration: """
-            {"handlers": {"t": {"command": ["true"]}}}
-            """)
+        let spool = try TestSpool(
+            configuration: """
+                {"handlers": {"t": {"command": ["true"]}}}
+                """)
         let ids = try spool.dropMany(2000) { _ in #"{"type": "t"}"# }
         let result = try spool.spool(["run", "--workers", "2", "--drain"])
         #expect(result.status == 0, "\(result.standardError)")
@@ -27,8 +28,8 @@ struct ProcessingTests {
         let spool = try TestSpool(configuration: "{}")
         let log = spool.scratch + "/ran.log"
         try """
-            {"handlers": {"append": \(TestSpool.shellHandler("echo \"$SPOOL_JOB_ID\" >> \(log)"))}}
-            """.write(toFile: spool.root + "/spool.json", atomically: true, encoding: .utf8)
+        {"handlers": {"append": \(TestSpool.shellHandler("echo \"$SPOOL_JOB_ID\" >> \(log)"))}}
+        """.write(toFile: spool.root + "/spool.json", atomically: true, encoding: .utf8)
         let ids = try spool.dropMany(5000) { _ in #"{"type": "append"}"# }
         let processors = try (0..<4).map { _ in try spool.startProcessor(["--drain", "--workers", "2"]) }
         for process in processors { process.waitUntilExit() }
@@ -46,11 +47,12 @@ struct ProcessingTests {
     func killNineRecovery() throws {
         let spool = try TestSpool(configuration: "{}")
         let trace = spool.scratch + "/trace"
-        let script = "echo \"start $SPOOL_JOB_ID $(date +%s.%N)\" >> \(trace); sleep 1.5; "
+        let script =
+            "echo \"start $SPOOL_JOB_ID $(date +%s.%N)\" >> \(trace); sleep 1.5; "
             + "echo \"end $SPOOL_JOB_ID $(date +%s.%N)\" >> \(trace)"
         try """
-            {"handlers": {"long": \(TestSpool.shellHandler(script))}}
-            """.write(toFile: spool.root + "/spool.json", atomically: true, encoding: .utf8)
+        {"handlers": {"long": \(TestSpool.shellHandler(script))}}
+        """.write(toFile: spool.root + "/spool.json", atomically: true, encoding: .utf8)
         let ids = try spool.dropMany(6) { _ in #"{"type": "long"}"# }
         let first = try spool.startProcessor(["--workers", "3"])
         #expect(spool.waitUntil(timeout: 30) { spool.names(in: "processing").count == 3 })
@@ -110,9 +112,10 @@ struct ProcessingTests {
 
     @Test("20,000 jobs dropped while the processor is stopped (inotify overflow) are all processed")
     func inotifyOverflow() throws {
-        let spool = try TestSpool(configuration: """
-            {"workers": 2, "rescanInterval": 3600, "handlers": {"noop": {"builtin": "noop"}}}
-            """)
+        let spool = try TestSpool(
+            configuration: """
+                {"workers": 2, "rescanInterval": 3600, "handlers": {"noop": {"builtin": "noop"}}}
+                """)
         let processor = try spool.startProcessor()
         #expect(spool.waitUntil(timeout: 30) { spool.names(in: "processors").count == 1 })
         kill(processor.processIdentifier, SIGSTOP)
@@ -129,10 +132,11 @@ struct ProcessingTests {
 
     @Test("SIGTERM stops claiming, stops running handlers after the grace period, and requeues their jobs")
     func gracefulShutdown() throws {
-        let spool = try TestSpool(configuration: """
-            {"shutdownGrace": 0.5, "killGrace": 1,
-             "handlers": {"long": \(TestSpool.shellHandler("sleep 30"))}}
-            """)
+        let spool = try TestSpool(
+            configuration: """
+                {"shutdownGrace": 0.5, "killGrace": 1,
+                 "handlers": {"long": \(TestSpool.shellHandler("sleep 30"))}}
+                """)
         _ = try spool.dropMany(3) { _ in #"{"type": "long"}"# }
         let processor = try spool.startProcessor(["--workers", "2"])
         #expect(spool.waitUntil(timeout: 30) { spool.names(in: "processing").count == 2 })

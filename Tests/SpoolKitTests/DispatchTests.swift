@@ -49,7 +49,8 @@ struct DispatchTests {
         var generator = SystemRandomNumberGenerator()
         for number in 0..<100_000 {
             index.insert(
-                entry("j\(number)", priority: Int.random(in: -3...3, using: &generator), arrival: Int64(number)), now: 0)
+                entry("j\(number)", priority: Int.random(in: -3...3, using: &generator), arrival: Int64(number)), now: 0
+            )
         }
         var previous: IndexEntry?
         while let next = index.removeNext(where: { _ in true }) {
@@ -79,7 +80,8 @@ struct DispatchTests {
             nameBytes += [UInt8](repeating: 0, count: length - nameBytes.count)
             return bytes + nameBytes
         }
-        let buffer = record(1, 0x80, "a.json", padTo: 16) + record(-1, 0x4000, "", padTo: 0)
+        let buffer =
+            record(1, 0x80, "a.json", padTo: 16) + record(-1, 0x4000, "", padTo: 0)
             + Array(record(1, 0x80, "cut.json", padTo: 16).prefix(20))
         var events: [InotifyEvent] = []
         Inotify.decode(buffer[...], into: &events)

@@ -25,9 +25,13 @@ struct EmbeddingTests {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let spool = try Spool.create(directory)
         let store = JobStore(spool: spool, inProcessTypes: ["double"])
-        let good = try store.submit(JobRecord(fields: JSONObject([("type", .string("double")), ("payload", JSONValue(21))])))
+        let good = try store.submit(
+            JobRecord(fields: JSONObject([("type", .string("double")), ("payload", JSONValue(21))])))
         let bad = try store.submit(
-            JobRecord(fields: JSONObject([("type", .string("double")), ("payload", .string("x")), ("maxAttempts", JSONValue(1))])))
+            JobRecord(
+                fields: JSONObject([
+                    ("type", .string("double")), ("payload", .string("x")), ("maxAttempts", JSONValue(1)),
+                ])))
         let processor = SpoolProcessor(
             spool: spool, options: .init(workers: 2, drain: true), handlers: ["double": Doubler()])
         let summary = try processor.run()

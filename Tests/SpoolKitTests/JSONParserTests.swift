@@ -48,7 +48,9 @@ struct JSONParserTests {
 
     @Test("rejects invalid UTF-8 and NUL bytes, accepts a byte-order mark")
     func bytes() throws {
-        #expect(throws: JSONParseError.self) { try JSONParser.parse(Array(#"[""#.utf8) + [0xC3, 0x28] + Array(#""]"#.utf8)) }
+        #expect(throws: JSONParseError.self) {
+            try JSONParser.parse(Array(#"[""#.utf8) + [0xC3, 0x28] + Array(#""]"#.utf8))
+        }
         #expect(throws: JSONParseError.self) { try JSONParser.parse(Array(#"["a"#.utf8) + [0] + Array(#""]"#.utf8)) }
         #expect(throws: JSONParseError.self) { try JSONParser.parse([0]) }
         #expect(try JSONParser.parse([0xEF, 0xBB, 0xBF] + Array("[1]".utf8)) == .array([.number("1")]))

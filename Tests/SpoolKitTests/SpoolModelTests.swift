@@ -4,11 +4,13 @@ import Testing
 
 @Suite("Job ids, records and configuration")
 struct SpoolModelTests {
-    @Test("job id rules", arguments: [
-        ("abc", true), ("A-b_c.9", true), (".hidden", false), ("", false), ("a b", false), ("a/b", false),
-        ("../x", false), ("é", false), (String(repeating: "x", count: 128), true),
-        (String(repeating: "x", count: 129), false),
-    ])
+    @Test(
+        "job id rules",
+        arguments: [
+            ("abc", true), ("A-b_c.9", true), (".hidden", false), ("", false), ("a b", false), ("a/b", false),
+            ("../x", false), ("é", false), (String(repeating: "x", count: 128), true),
+            (String(repeating: "x", count: 129), false),
+        ])
     func idRules(_ id: String, _ valid: Bool) {
         #expect(JobID.isValid(id) == valid)
     }
@@ -55,11 +57,13 @@ struct SpoolModelTests {
 
     @Test("configuration: defaults, handlers, and errors that name the key")
     func configuration() throws {
-        let parsed = try SpoolConfiguration(parsing: Array("""
-            {"workers": 4, "backoff": {"base": 0.5, "max": 10},
-             "handlers": {"x": {"command": ["bin/x", "--flag"], "timeout": 30, "concurrency": 1,
-                                "env": {"A": "1"}}, "n": {"builtin": "noop"}}}
-            """.utf8), path: "spool.json")
+        let parsed = try SpoolConfiguration(
+            parsing: Array(
+                """
+                {"workers": 4, "backoff": {"base": 0.5, "max": 10},
+                 "handlers": {"x": {"command": ["bin/x", "--flag"], "timeout": 30, "concurrency": 1,
+                                    "env": {"A": "1"}}, "n": {"builtin": "noop"}}}
+                """.utf8), path: "spool.json")
         #expect(parsed.workers == 4)
         #expect(parsed.backoffBase == 0.5)
         #expect(parsed.handlers["x"]?.kind == .command(["bin/x", "--flag"]))

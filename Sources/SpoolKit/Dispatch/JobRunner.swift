@@ -39,8 +39,9 @@ final class JobRunner: Sendable {
         let configuration = store.spool.configuration
         let handlerConfiguration = configuration.handlers[record.type]
         guard let handler = handlers[record.type] else {
-            finish(id, record, .failure(reason: "no handler for type \"\(record.type)\"", exitCode: nil, signal: nil),
-                   resultPath: nil, started: ProcessInfoLite.monotonicNow())
+            finish(
+                id, record, .failure(reason: "no handler for type \"\(record.type)\"", exitCode: nil, signal: nil),
+                resultPath: nil, started: ProcessInfoLite.monotonicNow())
             return
         }
         let resultTemporary = layout.temporaryPath("result-" + id)
@@ -81,7 +82,9 @@ final class JobRunner: Sendable {
     }
 
     /// Records the outcome and moves the job: done, failed, or back to queued for a retry.
-    private func finish(_ id: String, _ record: JobRecord, _ result: HandlerResult, resultPath: String?, started: Double) {
+    private func finish(
+        _ id: String, _ record: JobRecord, _ result: HandlerResult, resultPath: String?, started: Double
+    ) {
         var record = record
         let configuration = store.spool.configuration
         let maximumAttempts = record.maximumAttempts ?? configuration.handlers[record.type]?.maximumAttempts ?? 3
@@ -135,8 +138,9 @@ final class JobRunner: Sendable {
                 record.set("notBefore", .string(Timestamp.format(now + delay)))
                 record.set(
                     "error",
-                    .string("\(reason) (attempt \(record.countedAttempts) of \(maximumAttempts)); "
-                        + "will retry in \(Self.seconds(delay))"))
+                    .string(
+                        "\(reason) (attempt \(record.countedAttempts) of \(maximumAttempts)); "
+                            + "will retry in \(Self.seconds(delay))"))
             }
             logLevel = target == .failed ? .error : .warning
             message = record.error ?? reason

@@ -123,7 +123,9 @@ public final class SpoolProcessor: Sendable {
                 let pass = store.recoverOrphans()
                 summary.withLock { $0.recovered += pass.moved.count }
                 store.removeStaleTemporaries()
-                if changes.needsRescan { Diagnostics.info("inotify lost events (queue overflow or directory replaced); rescanned queued/") }
+                if changes.needsRescan {
+                    Diagnostics.info("inotify lost events (queue overflow or directory replaced); rescanned queued/")
+                }
                 intake.examine(watcher.scan())
                 nextRescan = ProcessInfoLite.monotonicNow() + rescanInterval
             }

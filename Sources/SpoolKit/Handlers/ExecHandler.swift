@@ -30,14 +30,16 @@ public struct ExecHandler: JobHandler {
         let overridden = Set(environment.map { $0.0 + "=" })
         inherited.removeAll { entry in overridden.contains { entry.hasPrefix($0) } }
         if let program = resolved.first, !program.contains("/") {
-            let searchPath = environment.last { $0.0 == "PATH" }?.1
+            let searchPath =
+                environment.last { $0.0 == "PATH" }?.1
                 ?? inherited.first { $0.hasPrefix("PATH=") }.map { String($0.dropFirst(5)) } ?? "/usr/bin:/bin"
             if let found = ExecHandler.findProgram(program, in: searchPath) { resolved[0] = found }
         }
         self.arguments = resolved
         self.environment = environment
         if let workingDirectory {
-            self.workingDirectory = workingDirectory.hasPrefix("/") ? workingDirectory : spoolRoot + "/" + workingDirectory
+            self.workingDirectory =
+                workingDirectory.hasPrefix("/") ? workingDirectory : spoolRoot + "/" + workingDirectory
         } else {
             self.workingDirectory = spoolRoot
         }
@@ -85,8 +87,9 @@ public struct ExecHandler: JobHandler {
                 workingDirectory: workingDirectory, descriptors: descriptors)
         } catch {
             progress.write.close()
-            return .failure(reason: "could not start '\(arguments[0])': \(error.reason) (\(error.codeName))",
-                            exitCode: nil, signal: nil)
+            return .failure(
+                reason: "could not start '\(arguments[0])': \(error.reason) (\(error.codeName))",
+                exitCode: nil, signal: nil)
         }
         progress.write.close()
         defer { process.closeDescriptors() }

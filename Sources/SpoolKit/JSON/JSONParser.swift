@@ -46,9 +46,15 @@ public struct JSONParser {
         case UInt8(ascii: "{"): return try parseObject(depth: depth + 1)
         case UInt8(ascii: "["): return try parseArray(depth: depth + 1)
         case UInt8(ascii: "\""): return .string(try parseString())
-        case UInt8(ascii: "t"): try expectLiteral("true"); return .bool(true)
-        case UInt8(ascii: "f"): try expectLiteral("false"); return .bool(false)
-        case UInt8(ascii: "n"): try expectLiteral("null"); return .null
+        case UInt8(ascii: "t"):
+            try expectLiteral("true")
+            return .bool(true)
+        case UInt8(ascii: "f"):
+            try expectLiteral("false")
+            return .bool(false)
+        case UInt8(ascii: "n"):
+            try expectLiteral("null")
+            return .null
         case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return .number(try parseNumber())
         case 0: throw error("NUL byte where a value was expected")
         default: throw error("unexpected character \(describe(bytes[position])) where a value was expected")
@@ -134,7 +140,8 @@ public struct JSONParser {
                 continue
             }
             if byte < 0x20 {
-                throw error(byte == 0 ? "NUL byte inside a string" : "control character \(describe(byte)) inside a string")
+                throw error(
+                    byte == 0 ? "NUL byte inside a string" : "control character \(describe(byte)) inside a string")
             }
             position += 1
         }
@@ -156,8 +163,9 @@ public struct JSONParser {
             case .emptyInput:
                 return
             case .error:
-                throw JSONParseError(message: "invalid UTF-8 in a string", line: lineColumn(offset).0,
-                                     column: lineColumn(offset).1)
+                throw JSONParseError(
+                    message: "invalid UTF-8 in a string", line: lineColumn(offset).0,
+                    column: lineColumn(offset).1)
             }
         }
     }

@@ -1,5 +1,3 @@
-import CSpoolShims
-
 /// The per-job log, `logs/ID.log`: timestamped, levelled lines from the processor, with the
 /// handler's standard error in between. Each line is appended with one write under O_APPEND,
 /// so lines from several processes never interleave mid-line.
@@ -24,7 +22,8 @@ public enum JobLog {
 
     /// Opens a log for appending, creating it if needed (the handler's stderr goes here too).
     static func openForAppending(_ path: String) throws(SystemError) -> FileDescriptor {
-        try FileSystem.open(path, O_WRONLY_ | O_APPEND_ | O_CREAT_ | O_NOFOLLOW_, mode: 0o644)
+        let flags = OpenFlags.writeOnly | OpenFlags.append | OpenFlags.create | OpenFlags.noFollow
+        return try FileSystem.open(path, flags, mode: 0o644)
     }
 }
 

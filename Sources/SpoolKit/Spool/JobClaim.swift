@@ -29,7 +29,7 @@ extension JobStore {
         let fd: FileDescriptor
         do {
             fd = try FileSystem.openForReadingSafely(path)
-        } catch where error.isNotFound {
+        } catch  where error.isNotFound {
             return .gone
         } catch {
             let reason: String
@@ -58,9 +58,9 @@ extension JobStore {
         let processingPath = layout.jobPath(id, in: .processing)
         do {
             try FileSystem.renameNoReplace(path, to: processingPath)
-        } catch where error.isNotFound {
+        } catch  where error.isNotFound {
             return .gone
-        } catch where error.isAlreadyExists {
+        } catch  where error.isAlreadyExists {
             return claimConflict(id, rawName: rawName)
         } catch {
             Diagnostics.warn("could not claim \(layout.relative(path)): \(error)")
@@ -74,14 +74,16 @@ extension JobStore {
             bytes = try fd.readAll(limit: spool.configuration.maximumJobBytes, path: processingPath)
         } catch {
             _ = reject(
-                directory: processingDirectory, rawName: rawName, reason: "it cannot be read: \(error)", shownAs: shownPath)
+                directory: processingDirectory, rawName: rawName, reason: "it cannot be read: \(error)",
+                shownAs: shownPath)
             return .rejected
         }
         let record: JobRecord
         do {
             record = try JobRecord(parsing: bytes, path: "queued/\(id).json")
         } catch {
-            _ = reject(directory: processingDirectory, rawName: rawName, reason: Intake.reason(error), shownAs: shownPath)
+            _ = reject(
+                directory: processingDirectory, rawName: rawName, reason: Intake.reason(error), shownAs: shownPath)
             return .rejected
         }
         if let state = existingState(of: id, excluding: .processing) {

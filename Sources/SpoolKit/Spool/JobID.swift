@@ -14,7 +14,9 @@ public enum JobID {
         if id.utf8.first == UInt8(ascii: ".") { return "it starts with '.'" }
         if id == "." || id == ".." { return "it is a directory reference" }
         for byte in id.utf8 where !isAllowed(byte) {
-            let shown = byte >= 0x20 && byte < 0x7f ? "'\(Character(Unicode.Scalar(byte)))'" : "byte 0x\(String(format2hex: byte))"
+            let shown =
+                byte >= 0x20 && byte < 0x7f
+                ? "'\(Character(Unicode.Scalar(byte)))'" : "byte 0x\(String(format2hex: byte))"
             return "it contains \(shown) (allowed: letters, digits, '.', '_', '-')"
         }
         return nil

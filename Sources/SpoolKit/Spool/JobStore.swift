@@ -51,11 +51,11 @@ public final class JobStore: Sendable {
         do {
             try FileSystem.renameNoReplace(source, to: target)
             return state
-        } catch where error.isNotFound {
+        } catch  where error.isNotFound {
             // Someone (recovery, or a retransmitted rename on NFS) already completed this move.
             if FileSystem.exists(target) { return state }
             throw error
-        } catch where error.isAlreadyExists {
+        } catch  where error.isAlreadyExists {
             let stem = JobID.rejectedStem(for: Array(id.utf8))
             record.status = JobState.failed.rawValue
             record.set("error", .string("could not move to \(state.rawValue)/: a job with id \(id) is already there"))
@@ -88,9 +88,9 @@ public final class JobStore: Sendable {
                 let movedNote = JobID.id(fromFileName: rawName) == stem ? "" : " (kept as failed/\(stem).json)"
                 Diagnostics.warn("rejected \(shownPath): \(reason)\(movedNote)")
                 return stem
-            } catch where error.isAlreadyExists {
+            } catch  where error.isAlreadyExists {
                 stem = JobID.rejectedStem(for: rawName)
-            } catch where error.isNotFound {
+            } catch  where error.isNotFound {
                 return nil
             } catch {
                 Diagnostics.warn("could not move \(shownPath) to failed/: \(error); it stays where it is")

@@ -29,7 +29,7 @@ public final class ProcessorIdentity: Sendable {
         do throws(SystemError) {
             let fd = try FileSystem.createExclusive(temporary)
             guard try fd.lockExclusive(path: temporary) else {
-                throw SystemError("lock", path: temporary, code: EAGAIN_)
+                throw SystemError("lock", path: temporary, code: ErrnoCode.tryAgain)
             }
             try fd.writeAll(Array("\(host) \(pid) \(startedAt)\n".utf8), path: temporary)
             try FileSystem.renameNoReplace(temporary, to: lockPath)
@@ -47,10 +47,11 @@ public final class ProcessorIdentity: Sendable {
 
     /// The `processor` field recorded in jobs this processor runs.
     var recordValue: JSONValue {
-        .object(JSONObject([
-            ("name", .string(name)), ("host", .string(host)), ("pid", JSONValue(Int(pid))),
-            ("startedAt", .string(startedAt)),
-        ]))
+        .object(
+            JSONObject([
+                ("name", .string(name)), ("host", .string(host)), ("pid", JSONValue(Int(pid))),
+                ("startedAt", .string(startedAt)),
+            ]))
     }
 }
 
@@ -73,7 +74,7 @@ struct ProcessorLiveness {
         let path = layout.processorsDirectory + "/" + name + ".lock"
         let alive: Bool
         do {
-            let fd = try FileSystem.open(path, O_RDONLY_ | O_NOFOLLOW_)
+            let fd = try FileSystem.open(path, OpenFlags.readOnly | OpenFlags.noFollow)
             defer { fd.close() }
             alive = !(try fd.lockExclusive(path: path))
         } catch {
@@ -89,7 +90,8 @@ struct ProcessorLiveness {
     /// is still held: handlers it started are still running, and their jobs will be recoverable
     /// once they end.
     func isOrphanedOnThisHost(_ name: String) -> Bool {
-        let host = String(decoding: Array(ProcessInfoLite.hostName.utf8).filter(JobID.isAllowed).prefix(64), as: UTF8.self)
+        let host = String(
+            decoding: Array(ProcessInfoLite.hostName.utf8).filter(JobID.isAllowed).prefix(64), as: UTF8.self)
         let parts = name.split(separator: "-")
         guard parts.count >= 3, let pid = Int32(parts[parts.count - 2]),
             parts.dropLast(2).joined(separator: "-") == (host.isEmpty ? "host" : host)

@@ -84,8 +84,11 @@ extension JobStore {
             let maximum = record.maximumAttempts ?? spool.configuration.handlers[record.type]?.maximumAttempts ?? 3
             record.set("finishedAt", .string(Timestamp.now()))
             if record.countedAttempts >= maximum {
-                record.set("error", .string("processor \(owner) stopped during attempt \(record.attempts); "
-                    + "gave up after \(record.countedAttempts) attempts"))
+                record.set(
+                    "error",
+                    .string(
+                        "processor \(owner) stopped during attempt \(record.attempts); "
+                            + "gave up after \(record.countedAttempts) attempts"))
                 target = .failed
             } else {
                 record.set("error", .string("processor \(owner) stopped during attempt \(record.attempts); retrying"))

@@ -124,7 +124,8 @@ public struct SpoolConfiguration: Sendable, Equatable {
                 kind = .command(strings)
             case "builtin":
                 guard let builtin = setting.stringValue, BuiltinHandlers.names.contains(builtin) else {
-                    throw fail("\"\(name)\" must name a built-in handler (\(BuiltinHandlers.names.joined(separator: ", ")))")
+                    throw fail(
+                        "\"\(name)\" must name a built-in handler (\(BuiltinHandlers.names.joined(separator: ", ")))")
                 }
                 kind = .builtin(builtin)
             case "timeout": configuration.timeout = try positiveNumber(setting, name, fail)

@@ -54,10 +54,10 @@ public enum SpoolError: Error, Sendable, CustomStringConvertible {
         case .invalidConfiguration: return ExitCode.configuration
         case .system(let error):
             switch error.code {
-            case ENOENT_: return ExitCode.noInput
-            case EEXIST_: return ExitCode.cannotCreate
-            case EACCES_, EPERM_: return ExitCode.noPermission
-            case EAGAIN_, EINTR_: return ExitCode.temporaryFailure
+            case ErrnoCode.noSuchFile: return ExitCode.noInput
+            case ErrnoCode.alreadyExists: return ExitCode.cannotCreate
+            case ErrnoCode.accessDenied, ErrnoCode.notPermitted: return ExitCode.noPermission
+            case ErrnoCode.tryAgain, ErrnoCode.interrupted: return ExitCode.temporaryFailure
             default: return ExitCode.ioError
             }
         }

@@ -38,12 +38,12 @@ extension JobStore {
                 try FileSystem.renameNoReplace(temporary, to: layout.jobPath(id, in: .queued))
                 try FileSystem.syncDirectory(layout.directory(.queued))
                 return id
-            } catch where error.isAlreadyExists {
+            } catch  where error.isAlreadyExists {
                 if let requestedID { throw .duplicateJobID(id: requestedID, state: JobState.queued.rawValue) }
             } catch {
                 throw .system(error)
             }
         }
-        throw .system(SystemError("publish", path: temporary, code: EEXIST_))
+        throw .system(SystemError("publish", path: temporary, code: ErrnoCode.alreadyExists))
     }
 }

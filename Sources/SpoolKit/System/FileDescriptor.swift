@@ -45,7 +45,9 @@ public struct FileDescriptor: Sendable, Hashable {
         let result: SyscallResult<Int> = contiguous.withUnsafeBytes { buffer in
             var offset = 0
             while offset < buffer.count {
-                let step = retryingInterrupts { Glibc.write(descriptor, buffer.baseAddress! + offset, buffer.count - offset) }
+                let step = retryingInterrupts {
+                    Glibc.write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
+                }
                 switch step {
                 case .success(let written): offset += written
                 case .failure: return step

@@ -50,7 +50,7 @@ public enum FileSystem {
 
     /// Removes a file, ignoring a file that is already gone.
     static func unlinkIfPresent(_ path: String) throws(SystemError) {
-        do { try unlink(path) } catch where error.isNotFound {}
+        do { try unlink(path) } catch  where error.isNotFound {}
     }
 
     /// Creates a directory (mkdir(2)); succeeds if it already exists as a directory.

@@ -28,7 +28,8 @@ public final class Inotify: Sendable {
 
     /// The mask the spool watches directories with: files renamed in or closed after writing,
     /// plus the events that say the directory itself is gone.
-    public static let jobArrivalMask = UInt32(IN_MOVED_TO | IN_CLOSE_WRITE | IN_CREATE | IN_ONLYDIR)
+    public static let jobArrivalMask =
+        UInt32(IN_MOVED_TO | IN_CLOSE_WRITE | IN_CREATE | IN_ONLYDIR)
         | UInt32(IN_DELETE_SELF | IN_MOVE_SELF)
 
     /// Adds (or updates) a watch on a directory and returns its watch descriptor.
@@ -50,7 +51,7 @@ public final class Inotify: Sendable {
             let count: Int
             do {
                 count = try descriptor.read(into: &buffer, path: "inotify")
-            } catch where error.isWouldBlock {
+            } catch  where error.isWouldBlock {
                 return events
             }
             if count <= 0 { return events }
@@ -93,4 +94,7 @@ enum Poll {
     }
 }
 
-let IN_CREATE_ = IN_CREATE
+extension Inotify {
+    /// IN_CREATE, for the watcher (outside System/).
+    static let createdMask = UInt32(IN_CREATE)
+}

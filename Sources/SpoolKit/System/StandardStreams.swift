@@ -1,14 +1,5 @@
 import Glibc
 
-// Open-flag constants for files outside System/ that must not import Glibc.
-let O_WRONLY_ = O_WRONLY
-let O_RDONLY_ = O_RDONLY
-let O_RDWR_ = O_RDWR
-let O_APPEND_ = O_APPEND
-let O_CREAT_ = O_CREAT
-let O_NOFOLLOW_ = O_NOFOLLOW
-let O_TRUNC_ = O_TRUNC
-
 /// Writes to the standard streams with write(2): Glibc's `stderr` global is not usable from
 /// Swift 6, and FileHandle buffers nothing we need.
 public enum StandardStreams {

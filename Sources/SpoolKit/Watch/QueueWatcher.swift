@@ -101,7 +101,3 @@ final class QueueWatcher: @unchecked Sendable {
         ((try? FileSystem.listDirectory(directory)) ?? []).map(\.rawName)
     }
 }
-
-extension Inotify {
-    static let createdMask = UInt32(IN_CREATE_)
-}
