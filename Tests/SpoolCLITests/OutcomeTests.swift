@@ -147,3 +147,50 @@ enum TestProcesses {
         return status[status.index(close, offsetBy: 2)] == "Z"
     }
 }
+
+@Suite("Handler outcomes: hostile handlers")
+struct HostileHandlerTests {
+    @Test("a handler flooding its progress channel still times out, and its log stays small")
+    func progressFlood() throws {
+        let spool = try TestSpool(
+            configuration: """
+                {"killGrace": 0.5, "handlers": {
+                   "flood": {"command": ["/bin/sh", "-c", "yes 'progress 5' >&3"], "timeout": 1, "maxAttempts": 1},
+                   "noise": {"command": ["/bin/sh", "-c", "yes >&3"], "timeout": 1, "maxAttempts": 1}}}
+                """)
+        try spool.drop("flood.json", #"{"type": "flood"}"#)
+        try spool.drop("noise.json", #"{"type": "noise"}"#)
+        let started = Date()
+        let result = try spool.spool(["run", "--drain"])
+        #expect(result.status == 0)
+        #expect(Date().timeIntervalSince(started) < 15)
+        #expect(try spool.record("flood", in: "failed")["error"] as? String == "timed out after 1 s")
+        #expect(try spool.record("noise", in: "failed")["error"] as? String == "timed out after 1 s")
+        let log = try #require(spool.contents("logs/noise.log"))
+        #expect(log.split(separator: "\n").count < 20)
+        #expect(log.contains("more ignored progress lines; not logging them"))
+    }
+
+    @Test("a handler gets descriptors 0-4 and nothing else")
+    func onlyItsDescriptors() throws {
+        let spool = try TestSpool(
+            configuration: """
+                {"handlers": {"fds": {"command": ["/bin/ls", "/proc/self/fd"]}}}
+                """)
+        try spool.drop("fds.json", #"{"type": "fds"}"#)
+        // Start the processor from a shell that leaves fd 7 open (not close-on-exec), as a careless
+        // supervisor might; the handler must not see it.
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = [
+            "-c", "exec 7</dev/null; exec \"$0\" run --spool \"$1\" --drain --quiet", TestSpool.binary, spool.root,
+        ]
+        try process.run()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        let listing = try #require(spool.contents("results/fds.out"))
+        // ls itself opens one descriptor for the directory it lists.
+        let numbers = listing.split(separator: "\n").compactMap { Int($0) }.filter { $0 <= 4 || $0 == 7 }
+        #expect(numbers == [0, 1, 2, 3, 4])
+    }
+}

@@ -154,3 +154,26 @@ struct ProcessingTests {
         #expect(spool.names(in: "processors").isEmpty)
     }
 }
+
+@Suite("Recovery races")
+struct RecoveryRaceTests {
+    @Test("four processors starting together recover 300 orphaned jobs once each")
+    func concurrentRecovery() throws {
+        let spool = try TestSpool(configuration: #"{"handlers": {"ok": {"builtin": "noop"}}}"#)
+        // Records as a processor leaves them when it dies mid-attempt; its lock file is gone.
+        let ids = (0..<300).map { String(format: "orphan-%04d", $0) }
+        for id in ids {
+            try """
+            {"type": "ok", "status": "running", "attempts": 1,
+             "processor": {"name": "deadhost-999999-1", "host": "deadhost", "pid": 999999}}
+            """.write(toFile: spool.root + "/processing/\(id).json", atomically: true, encoding: .utf8)
+        }
+        let processors = try (0..<4).map { _ in try spool.startProcessor(["--drain"]) }
+        for process in processors { process.waitUntilExit() }
+        for process in processors { #expect(process.terminationStatus == 0) }
+        #expect(spool.jobIDs(in: "done") == ids)
+        #expect(spool.names(in: "failed").isEmpty, "\(spool.names(in: "failed"))")
+        #expect(spool.names(in: "processing").isEmpty)
+        for id in ids.prefix(20) { #expect(try spool.record(id, in: "done")["attempts"] as? Int == 2) }
+    }
+}

@@ -20,6 +20,9 @@ int spool_pidfd_open(pid_t pid);
 /// posix_spawn_file_actions_addchdir_np (glibc >= 2.29).
 int spool_spawn_addchdir(posix_spawn_file_actions_t *actions, const char *path);
 
+/// posix_spawn_file_actions_addclosefrom_np (glibc >= 2.34): close every descriptor >= lowfd in the child.
+int spool_spawn_addclosefrom(posix_spawn_file_actions_t *actions, int lowfd);
+
 /// prlimit(2) on another process.
 int spool_prlimit(pid_t pid, int resource, const struct rlimit *new_limit, struct rlimit *old_limit);
 

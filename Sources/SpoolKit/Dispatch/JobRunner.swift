@@ -69,7 +69,7 @@ final class JobRunner: Sendable {
         let result = handler.run(invocation, context: context)
         running.unregister(id)
         resultOutput.close()
-        finish(id, progress.latestRecord, result, resultPath: resultTemporary, started: started)
+        finish(id, progress.close(), result, resultPath: resultTemporary, started: started)
     }
 
     /// A job's own timeout may only lower its type's.
@@ -153,7 +153,10 @@ final class JobRunner: Sendable {
         }
 
         if let resultPath {
-            if target.isTerminal {
+            if target.isTerminal && FileSystem.exists(layout.jobPath(id, in: target)) {
+                // The move will clash with a job of the same id there: keep that job's result.
+                try? FileSystem.unlinkIfPresent(resultPath)
+            } else if target.isTerminal {
                 do {
                     try FileSystem.rename(resultPath, to: layout.resultPath(id))
                     record.set("result", .string(layout.relativeResultPath(id)))
@@ -166,7 +169,7 @@ final class JobRunner: Sendable {
         }
         JobLog.append(layout, id: id, logLevel, message + " → \(target.rawValue)/")
         do {
-            let final = try store.move(id, to: target, record: record)
+            let final = try moveRetrying(id, to: target, record: record)
             summary.withLock { summary in
                 switch final {
                 case .done: summary.done += 1
@@ -177,8 +180,28 @@ final class JobRunner: Sendable {
                 }
             }
         } catch {
-            Diagnostics.warn("could not move job \(id) to \(target.rawValue)/: \(error); recovery will settle it")
+            Diagnostics.warn(
+                "could not move job \(id) to \(target.rawValue)/: \(error); it stays in processing/ until this "
+                    + "processor exits, then recovery settles it")
         }
+    }
+
+    /// The final move, retried a few times over about half a minute: a full disk or a passing
+    /// I/O error must not leave the job in processing/ for the rest of this processor's life
+    /// (recovery leaves a live processor's jobs alone).
+    private func moveRetrying(_ id: String, to target: JobState, record: JobRecord) throws(SystemError) -> JobState {
+        var delay = 0.5
+        for attempt in 1...6 {
+            do {
+                return try store.move(id, to: target, record: record)
+            } catch {
+                if attempt == 6 { throw error }
+                Diagnostics.warn("could not move job \(id) to \(target.rawValue)/: \(error); retrying in \(delay) s")
+                ProcessInfoLite.sleep(seconds: delay)
+                delay *= 2
+            }
+        }
+        throw SystemError("move", path: layout.jobPath(id, in: .processing), code: ErrnoCode.tryAgain)
     }
 
     static func seconds(_ value: Double) -> String {
@@ -193,6 +216,9 @@ final class ProgressRecorder: Sendable {
         var record: JobRecord
         var lastWritten = 0.0
         var pending: Int?
+        /// After the attempt, reports (say from a handler's stray background task) are ignored:
+        /// a rewrite then would recreate a record that has left processing/.
+        var closed = false
     }
 
     private let store: JobStore
@@ -206,9 +232,10 @@ final class ProgressRecorder: Sendable {
         self.state = Mutex(State(record: record))
     }
 
-    /// The record with the latest progress, for the final write.
-    var latestRecord: JobRecord {
+    /// Stops recording and returns the record with the latest progress, for the final write.
+    func close() -> JobRecord {
         state.withLock { state in
+            state.closed = true
             if let pending = state.pending { state.record.set("progress", JSONValue(pending)) }
             return state.record
         }
@@ -217,6 +244,7 @@ final class ProgressRecorder: Sendable {
     /// A new percentage, or nil to flush one held back by the rate limit.
     func report(_ percent: Int?) {
         state.withLock { state in
+            guard !state.closed else { return }
             if let percent { state.pending = percent }
             guard let pending = state.pending else { return }
             let now = ProcessInfoLite.monotonicNow()

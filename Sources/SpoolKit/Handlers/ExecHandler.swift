@@ -16,6 +16,8 @@ public struct ExecHandler: JobHandler {
     public let workingDirectory: String
     public let spoolRoot: String
     private let baseEnvironment: [String]
+    /// Unrecognised progress lines logged per attempt; the rest are counted, not logged.
+    static let loggedIgnoredLines = 10
 
     public init(
         arguments: [String], environment: [(String, String)], workingDirectory: String?, spoolRoot: String
@@ -121,11 +123,14 @@ public struct ExecHandler: JobHandler {
         var interrupted = false
         var progressOpen = true
         var splitter = LineSplitter()
+        var ignoredLines = 0
         var termination: ProcessTermination
+        var buffer = [UInt8](repeating: 0, count: 4096)
 
+        // At most 64 KiB per call: a handler flooding fd 3 must not starve the loop that enforces
+        // the timeout and stop requests (and reaps the handler).
         func relayProgress() {
-            var buffer = [UInt8](repeating: 0, count: 4096)
-            while progressOpen {
+            for _ in 0..<16 where progressOpen {
                 let count: Int
                 do {
                     count = try progress.read(into: &buffer)
@@ -139,7 +144,13 @@ public struct ExecHandler: JobHandler {
                 for line in splitter.feed(buffer[0..<count]) {
                     switch ProgressMessage.parse(line) {
                     case .progress(let percent): context.reportProgress(percent)
-                    case .unknown(let text): context.log(.warning, "ignored progress line: \(text)")
+                    case .unknown(let text):
+                        ignoredLines += 1
+                        if ignoredLines <= Self.loggedIgnoredLines {
+                            context.log(.warning, "ignored progress line: \(text)")
+                        } else if ignoredLines == Self.loggedIgnoredLines + 1 {
+                            context.log(.warning, "more ignored progress lines; not logging them")
+                        }
                     case nil: break
                     }
                 }

@@ -63,6 +63,9 @@ public enum Intake {
                     + "(job files are ID.json; hide work in progress with a leading '.' or a .tmp/.part suffix)")
         }
         let path = directory + "/" + id + JobID.fileExtension
+        // lstat first: a FIFO, socket or device is never opened (opening one has effects).
+        guard let entryStatus = try? FileSystem.statusNotFollowing(path) else { return .ignore }
+        if entryStatus.kind != .regular { return .reject(problem(with: entryStatus, limit: limit)!) }
         let fd: FileDescriptor
         do { fd = try FileSystem.openForReadingSafely(path) } catch {
             switch error.codeName {

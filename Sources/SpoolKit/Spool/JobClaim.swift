@@ -26,6 +26,11 @@ extension JobStore {
         let queuedDirectory = layout.directory(.queued)
         let path = layout.jobPath(id, in: .queued)
         let rawName = Array(JobID.fileName(id).utf8)
+        // lstat first: a FIFO, socket or device is never opened (opening one has effects).
+        guard let entryStatus = try? FileSystem.statusNotFollowing(path) else { return .gone }
+        if entryStatus.kind != .regular, let problem = Intake.problem(with: entryStatus, limit: .max) {
+            return reject(directory: queuedDirectory, rawName: rawName, reason: problem) == nil ? .gone : .rejected
+        }
         let fd: FileDescriptor
         do {
             fd = try FileSystem.openForReadingSafely(path)
@@ -109,6 +114,8 @@ extension JobStore {
     /// the queued file is a duplicate; otherwise the processing copy is a leftover of a stopped
     /// processor, which recovery settles first.
     private func claimConflict(_ id: String, rawName: [UInt8]) -> ClaimOutcome {
+        guard let recoveryLock = acquireRecoveryLock() else { return .gone }
+        defer { recoveryLock.close() }
         var liveness = ProcessorLiveness(layout: layout, ownName: processor?.name)
         switch recoverOne(id, liveness: &liveness) {
         case .ownedByLiveProcessor:

@@ -29,6 +29,10 @@ extension JobStore {
     public func recoverOrphans() -> RecoveryPass {
         let directory = layout.directory(.processing)
         var pass = RecoveryPass()
+        // Recovery rewrites records it does not own: two recoverers on one job could each move
+        // it. One pass at a time per spool; a processor that finds the lock taken skips its pass.
+        guard let recoveryLock = acquireRecoveryLock() else { return pass }
+        defer { recoveryLock.close() }
         guard let entries = try? FileSystem.listDirectory(directory) else { return pass }
         var liveness = ProcessorLiveness(layout: layout, ownName: processor?.name)
         for entry in entries {
@@ -48,7 +52,18 @@ extension JobStore {
         return pass
     }
 
-    /// Settles `processing/ID.json` if its owner is gone.
+    /// The spool-wide recovery lock (`processors/.recovery.lock`), or nil while another process
+    /// holds it.
+    func acquireRecoveryLock() -> FileDescriptor? {
+        let path = layout.processorsDirectory + "/.recovery.lock"
+        guard let fd = try? FileSystem.open(path, OpenFlags.readOnly | OpenFlags.create | OpenFlags.noFollow)
+        else { return nil }
+        if (try? fd.lockExclusive(path: path)) == true { return fd }
+        fd.close()
+        return nil
+    }
+
+    /// Settles `processing/ID.json` if its owner is gone. The caller holds the recovery lock.
     func recoverOne(_ id: String, liveness: inout ProcessorLiveness) -> RecoveryOutcome {
         let path = layout.jobPath(id, in: .processing)
         let fd: FileDescriptor

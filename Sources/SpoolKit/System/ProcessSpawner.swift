@@ -130,10 +130,23 @@ public enum ProcessSpawner {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        for (target, source) in descriptors.enumerated() {
-            // dup2 onto the target clears FD_CLOEXEC there, so exactly these survive exec.
-            posix_spawn_file_actions_adddup2(&actions, source.rawValue, Int32(target))
+        // A source numbered below the count could be overwritten by an earlier dup2: use a copy
+        // above the range for those.
+        var copies: [Int32] = []
+        defer { for copy in copies { _ = Glibc.close(copy) } }
+        var sources = descriptors.map(\.rawValue)
+        for index in sources.indices where sources[index] < Int32(descriptors.count) {
+            let copy = fcntl(sources[index], F_DUPFD_CLOEXEC, Int32(max(descriptors.count, 10)))
+            guard copy >= 0 else { throw SystemError("duplicate a descriptor for", path: arguments[0], code: errno) }
+            copies.append(copy)
+            sources[index] = copy
         }
+        for (target, source) in sources.enumerated() {
+            // dup2 onto the target clears FD_CLOEXEC there.
+            posix_spawn_file_actions_adddup2(&actions, source, Int32(target))
+        }
+        // And nothing else: not even descriptors this process inherited without close-on-exec.
+        spool_spawn_addclosefrom(&actions, Int32(descriptors.count))
         if let workingDirectory { spool_spawn_addchdir(&actions, workingDirectory) }
 
         var attributes = posix_spawnattr_t()
@@ -218,4 +231,13 @@ extension SpawnedProcess {
     public func terminateGroup() { signalGroup(SIGTERM) }
     /// SIGKILL to the whole process group.
     public func killGroup() { signalGroup(SIGKILL) }
+}
+
+extension ProcessInfoLite {
+    /// Sleeps the calling thread (a worker or watcher thread, never a task).
+    static func sleep(seconds: Double) {
+        var request = timespec(tv_sec: Int(seconds), tv_nsec: Int((seconds - seconds.rounded(.down)) * 1e9))
+        var remaining = timespec()
+        while nanosleep(&request, &remaining) == -1 && errno == EINTR { request = remaining }
+    }
 }
