@@ -5,7 +5,7 @@ enum ListCommand: Command {
     static let synopsis = "[--state S] [--type T] [--json]"
     static let summary = "list jobs with their state, type, attempts and last error"
     static let options: [OptionSpec] = [
-        .value("state", "S", "only this state: queued, running, done, failed, cancelled (repeatable)"),
+        .value("state", "S", "only this state: queued, running, held, done, failed, cancelled (repeatable)"),
         .value("type", "T", "only jobs of this type"),
         .flag("json", "print a JSON array"),
     ]
@@ -15,7 +15,7 @@ enum ListCommand: Command {
         var states: [JobState] = []
         for text in (arguments.values["state"] ?? []).flatMap({ $0.split(separator: ",").map(String.init) }) {
             guard let state = JobState(userInput: text) else {
-                throw .usage("spool list: unknown state '\(text)' (queued, running, done, failed, cancelled)")
+                throw .usage("spool list: unknown state '\(text)' (queued, running, held, done, failed, cancelled)")
             }
             states.append(state)
         }

@@ -6,6 +6,8 @@ enum SpoolMain {
     static let commands: [CommandEntry] = [
         CommandEntry(InitCommand.self), CommandEntry(RunCommand.self), CommandEntry(SubmitCommand.self),
         CommandEntry(ListCommand.self), CommandEntry(ShowCommand.self), CommandEntry(StatsCommand.self),
+        CommandEntry(CancelCommand.self), CommandEntry(RetryCommand.self), CommandEntry(HoldCommand.self),
+        CommandEntry(ReleaseCommand.self),
     ]
 
     static func main() {

@@ -31,8 +31,14 @@ public struct JobIndex: Sendable {
     private var readyByType: [String: Heap<IndexEntry>] = [:]
     private var delayed = Heap<IndexEntry>(by: { ($0.notBefore ?? 0) < ($1.notBefore ?? 0) })
     private var known = Set<String>()
+    private var countByType: [String: Int] = [:]
 
     public init() {}
+
+    /// Jobs indexed (ready or delayed) whose type `isCounted` accepts.
+    public func count(where isCounted: (String) -> Bool) -> Int {
+        countByType.reduce(0) { $0 + (isCounted($1.key) ? $1.value : 0) }
+    }
 
     /// Jobs indexed, ready or delayed.
     public var count: Int { known.count }
@@ -44,6 +50,7 @@ public struct JobIndex: Sendable {
     @discardableResult
     public mutating func insert(_ entry: IndexEntry, now: Double) -> Bool {
         guard known.insert(entry.id).inserted else { return false }
+        countByType[entry.type, default: 0] += 1
         if let notBefore = entry.notBefore, notBefore > now {
             delayed.insert(entry)
         } else {
@@ -78,6 +85,8 @@ public struct JobIndex: Sendable {
         let entry = readyByType[bestType]!.removeFirst()!
         if readyByType[bestType]!.isEmpty { readyByType[bestType] = nil }
         known.remove(entry.id)
+        countByType[entry.type, default: 1] -= 1
+        if countByType[entry.type] == 0 { countByType[entry.type] = nil }
         return entry
     }
 

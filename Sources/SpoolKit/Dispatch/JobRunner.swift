@@ -144,6 +144,13 @@ final class JobRunner: Sendable {
             }
             logLevel = target == .failed ? .error : .warning
             message = record.error ?? reason
+        case .cancelled(let request):
+            target = .cancelled
+            record.set("cancelledAt", .string(Timestamp.format(now)))
+            record.set("cancelledBy", .string(request.requestedBy))
+            record.set("error", .string(request.sentence))
+            logLevel = .warning
+            message = request.sentence + " while running"
         case .interrupted:
             record.deferredAttempts += 1
             target = .queued
@@ -170,8 +177,10 @@ final class JobRunner: Sendable {
         JobLog.append(layout, id: id, logLevel, message + " → \(target.rawValue)/")
         do {
             let final = try moveRetrying(id, to: target, record: record)
+            if case .cancelled(let request) = result, final == .cancelled { ControlFiles.remove(request) }
             summary.withLock { summary in
                 switch final {
+                case .cancelled: summary.cancelled += 1
                 case .done: summary.done += 1
                 case .failed: summary.failed += 1
                 case .queued:
@@ -279,6 +288,13 @@ final class RunningJobs: Sendable {
     }
 
     func unregister(_ id: String) { _ = state.withLock { $0.contexts.removeValue(forKey: id) } }
+
+    /// Asks the job with this id to stop, if it runs here; true when it does.
+    func requestStop(of id: String, _ request: StopRequest) -> Bool {
+        guard let context = state.withLock({ $0.contexts[id] }) else { return false }
+        context.requestStop(request)
+        return true
+    }
 
     func requestStopOfAll(_ request: StopRequest) {
         let all = state.withLock { state in

@@ -2,6 +2,7 @@
 public struct RunSummary: Sendable, Equatable {
     public var done = 0
     public var failed = 0
+    public var cancelled = 0
     public var retried = 0
     public var rejected = 0
     public var interrupted = 0
@@ -14,6 +15,7 @@ public struct RunSummary: Sendable, Equatable {
 
     public var sentence: String {
         var parts = ["\(done) done", "\(failed) failed"]
+        if cancelled > 0 { parts.append("\(cancelled) cancelled") }
         if retried > 0 { parts.append("\(retried) retried") }
         if rejected > 0 { parts.append("\(rejected) rejected") }
         if interrupted > 0 { parts.append("\(interrupted) put back in the queue") }

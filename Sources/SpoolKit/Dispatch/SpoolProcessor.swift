@@ -55,7 +55,9 @@ public final class SpoolProcessor: Sendable {
         let runner = JobRunner(store: store, handlers: handlers, running: running, summary: summary)
         let limits = configuration.handlers.compactMapValues(\.concurrency)
         let queue = WorkQueue(concurrencyLimits: limits)
-        let watcher = try QueueWatcher(directory: layout.directory(.queued), useInotify: options.pollInterval == nil)
+        let watcher = try QueueWatcher(
+            directory: layout.directory(.queued), controlDirectory: layout.controlDirectory,
+            useInotify: options.pollInterval == nil)
         wakeHook.withLock { $0 = { [watcher] in watcher.wake() } }
         defer { wakeHook.withLock { $0 = nil } }
 
@@ -87,6 +89,8 @@ public final class SpoolProcessor: Sendable {
             thread.start()
         }
 
+        var control = ControlLoop(store: store, queue: queue, running: running)
+        control.apply()
         var intake = IntakeLoop(store: store, queue: queue, summary: summary)
         intake.examine(watcher.scan())
         let rescanInterval = options.pollInterval ?? configuration.rescanInterval
@@ -101,6 +105,7 @@ public final class SpoolProcessor: Sendable {
             if stopRequested.load(ordering: .sequentiallyConsistent) { break }
             intake.examine(changes.names)
             intake.retryUnsettled()
+            if changes.controlChanged { control.apply() }
             var rescan = changes.needsRescan || ProcessInfoLite.monotonicNow() >= nextRescan
             if options.pollInterval == nil && !watcher.isWatching {
                 rescan = watcher.rewatch() || rescan
@@ -112,6 +117,8 @@ public final class SpoolProcessor: Sendable {
                     // whose dead processor's handlers still run will come back: wait for them.
                     let pass = store.recoverOrphans()
                     summary.withLock { $0.recovered += pass.moved.count }
+                    // A cancel request may wait for a job that recovery just put back.
+                    if !pass.moved.isEmpty { control.apply() }
                     if pass.moved.isEmpty && pass.awaitingOrphanedHandlers == 0 && intake.examine(watcher.scan()) == 0
                         && queue.load == (0, 0) && !intake.hasUnsettled
                     {
@@ -123,6 +130,7 @@ public final class SpoolProcessor: Sendable {
                 let pass = store.recoverOrphans()
                 summary.withLock { $0.recovered += pass.moved.count }
                 store.removeStaleTemporaries()
+                control.apply()
                 if changes.needsRescan {
                     Diagnostics.info("inotify lost events (queue overflow or directory replaced); rescanned queued/")
                 }

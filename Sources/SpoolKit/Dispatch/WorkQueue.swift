@@ -9,6 +9,7 @@ final class WorkQueue: @unchecked Sendable {
     private var runningByType: [String: Int] = [:]
     private var running = 0
     private var stopping = false
+    private var heldTypes = Set<String>()
     private let concurrencyLimits: [String: Int]
 
     init(concurrencyLimits: [String: Int]) {
@@ -42,6 +43,7 @@ final class WorkQueue: @unchecked Sendable {
             let now = ProcessInfoLite.now()
             index.promoteDue(now: now)
             let entry = index.removeNext { type in
+                if heldTypes.contains(type) { return false }
                 guard let limit = concurrencyLimits[type] else { return true }
                 return runningByType[type, default: 0] < limit
             }
@@ -67,11 +69,19 @@ final class WorkQueue: @unchecked Sendable {
         condition.unlock()
     }
 
-    /// Jobs indexed and jobs running, read together.
+    /// Jobs indexed (except those of held types, which wait for a release) and jobs running.
     var load: (indexed: Int, running: Int) {
         condition.lock()
         defer { condition.unlock() }
-        return (index.count, running)
+        return (index.count { !heldTypes.contains($0) }, running)
+    }
+
+    /// Types whose jobs are not started while held (`spool hold --type`).
+    func setHeldTypes(_ types: Set<String>) {
+        condition.lock()
+        heldTypes = types
+        condition.broadcast()
+        condition.unlock()
     }
 
     /// Wakes every worker and makes `next()` return nil from now on.

@@ -197,6 +197,7 @@ public struct ExecHandler: JobHandler {
         process.killGroup()
         relayProgress()
 
+        if interrupted, case .cancel(let request) = context.stopRequest { return .cancelled(request) }
         if interrupted { return .interrupted }
         if timedOut { return .timedOut(seconds: invocation.timeout ?? 0) }
         switch termination {

@@ -28,11 +28,14 @@ public enum HandlerResult: Sendable, Equatable {
     case timedOut(seconds: Double)
     /// Stopped by the processor (shutdown); goes back to the queue without using up an attempt.
     case interrupted
+    /// Stopped because a user cancelled the job.
+    case cancelled(CancelRequest)
 }
 
 /// Why the processor wants a running handler to stop.
 public enum StopRequest: Sendable, Equatable {
     case shutdown
+    case cancel(CancelRequest)
 }
 
 /// What a handler can do while it runs: stream its result, report progress, write to the job's

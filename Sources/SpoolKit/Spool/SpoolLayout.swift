@@ -15,12 +15,16 @@ public struct SpoolLayout: Sendable, Equatable {
     public var logsDirectory: String { root + "/logs" }
     /// One lock file per live processor; the lock says the processor (or a handler it started) lives.
     public var processorsDirectory: String { root + "/processors" }
+    /// Requests to processors (cancel a running job, hold a type), as files.
+    public var controlDirectory: String { root + "/control" }
 
     public func directory(_ state: JobState) -> String { root + "/" + state.rawValue }
 
     /// Every directory a spool has; `spool init` creates them, every command checks them.
     public var allDirectories: [String] {
-        JobState.allCases.map(directory) + [temporaryDirectory, resultsDirectory, logsDirectory, processorsDirectory]
+        JobState.allCases.map(directory) + [
+            temporaryDirectory, resultsDirectory, logsDirectory, processorsDirectory, controlDirectory,
+        ]
     }
 
     public func jobPath(_ id: String, in state: JobState) -> String { directory(state) + "/" + id + ".json" }

@@ -97,4 +97,6 @@ enum Poll {
 extension Inotify {
     /// IN_CREATE, for the watcher (outside System/).
     static let createdMask = UInt32(IN_CREATE)
+    /// IN_DELETE, so that removing a control file (a release) is noticed at once.
+    static let deletedMask = UInt32(IN_DELETE)
 }

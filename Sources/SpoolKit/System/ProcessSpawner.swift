@@ -235,9 +235,19 @@ extension SpawnedProcess {
 
 extension ProcessInfoLite {
     /// Sleeps the calling thread (a worker or watcher thread, never a task).
-    static func sleep(seconds: Double) {
+    public static func sleep(seconds: Double) {
         var request = timespec(tv_sec: Int(seconds), tv_nsec: Int((seconds - seconds.rounded(.down)) * 1e9))
         var remaining = timespec()
         while nanosleep(&request, &remaining) == -1 && errno == EINTR { request = remaining }
+    }
+}
+
+extension ProcessInfoLite {
+    /// The invoking user's name (from the password database), else `uid N`: who requested a
+    /// cancel or retry.
+    public static var userName: String {
+        let uid = getuid()
+        if let entry = getpwuid(uid), let name = entry.pointee.pw_name { return String(cString: name) }
+        return "uid \(uid)"
     }
 }

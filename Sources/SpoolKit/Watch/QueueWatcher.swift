@@ -9,16 +9,21 @@ final class QueueWatcher: @unchecked Sendable {
         var names: [[UInt8]] = []
         var needsRescan = false
         var woken = false
+        /// Something changed in `control/`.
+        var controlChanged = false
     }
 
     private let directory: String
+    private let controlDirectory: String?
     private let inotify: Inotify?
     private var watch: Int32?
+    private var controlWatch: Int32?
     private let wakePipe: (read: FileDescriptor, write: FileDescriptor)
 
     /// `useInotify: false` is poll mode.
-    init(directory: String, useInotify: Bool) throws(SpoolError) {
+    init(directory: String, controlDirectory: String? = nil, useInotify: Bool) throws(SpoolError) {
         self.directory = directory
+        self.controlDirectory = controlDirectory
         do {
             wakePipe = try FileDescriptor.pipe()
             try wakePipe.read.setNonBlocking()
@@ -45,6 +50,10 @@ final class QueueWatcher: @unchecked Sendable {
     @discardableResult
     func rewatch() -> Bool {
         guard let inotify else { return false }
+        if let controlDirectory {
+            let mask = Inotify.jobArrivalMask | Inotify.deletedMask
+            controlWatch = try? inotify.addWatch(controlDirectory, mask: mask)
+        }
         do {
             watch = try inotify.addWatch(directory)
             return true
@@ -76,7 +85,13 @@ final class QueueWatcher: @unchecked Sendable {
         if let inotify, ready.contains(1) {
             let events = (try? inotify.readPendingEvents()) ?? []
             for event in events {
-                if event.isOverflow {
+                if let controlWatch, event.watch == controlWatch {
+                    changes.controlChanged = true
+                    if event.watchEnded { self.controlWatch = nil }
+                } else if event.isOverflow {
+                    changes.needsRescan = true
+                    changes.controlChanged = true
+                } else if event.isOverflow {
                     changes.needsRescan = true
                 } else if event.watchEnded {
                     watch = nil

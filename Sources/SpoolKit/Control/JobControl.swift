@@ -1,0 +1,156 @@
+/// What `cancel` did.
+public enum CancelOutcome: Sendable, Equatable {
+    /// The job was waiting (queued or held) and is now in `cancelled/`.
+    case cancelled
+    /// The job is running: a request was left in `control/` for the processor running it, which
+    /// stops the handler's process group and moves the job to `cancelled/`.
+    case requested(path: String)
+}
+
+/// User requests on single jobs: cancel, retry, hold, release. Each takes the job with the same
+/// protocol as a claim (flock on the open file, rename into `processing/` without replacing), so
+/// it is safe beside any number of running processors, and then moves it on.
+extension JobStore {
+    /// A job taken out of a waiting or finished state into `processing/` by this process.
+    struct TakenJob {
+        let id: String
+        let record: JobRecord
+        let lock: FileDescriptor
+        let from: JobState
+    }
+
+    /// Takes `STATE/ID.json` into `processing/`; nil when it is not there (any more) or another
+    /// process holds it. A file that is not a readable job is put back where it was.
+    func take(_ id: String, from state: JobState) throws(SpoolError) -> TakenJob? {
+        let path = layout.jobPath(id, in: state)
+        guard let entry = try? FileSystem.statusNotFollowing(path) else { return nil }
+        guard entry.kind == .regular else {
+            throw .invalidJob(path: layout.relative(path), reason: "it is \(entry.kindDescription), not a job file")
+        }
+        let fd: FileDescriptor
+        do { fd = try FileSystem.openForReadingSafely(path) } catch { return nil }
+        guard (try? fd.lockExclusive(path: path)) == true, let opened = try? fd.status(path: path),
+            let current = try? FileSystem.statusNotFollowing(path), current.isSameFile(as: opened)
+        else {
+            fd.close()
+            return nil
+        }
+        let bytes: [UInt8]
+        let record: JobRecord
+        do {
+            bytes = try fd.readAll(limit: max(spool.configuration.maximumJobBytes, 64 * 1024 * 1024), path: path)
+            record = try JobRecord(parsing: bytes, path: layout.relative(path))
+        } catch {
+            fd.close()
+            throw error
+        }
+        do {
+            try FileSystem.renameNoReplace(path, to: layout.jobPath(id, in: .processing))
+        } catch {
+            fd.close()
+            if error.isNotFound { return nil }
+            if error.isAlreadyExists {
+                throw .duplicateJobID(id: id, state: JobState.processing.rawValue)
+            }
+            throw .system(error)
+        }
+        return TakenJob(id: id, record: record, lock: fd, from: state)
+    }
+
+    /// Moves a taken job on, with its new record; releases it.
+    func settle(_ taken: TakenJob, to state: JobState, record: JobRecord) throws(SpoolError) {
+        defer { taken.lock.close() }
+        var record = record
+        // The taker is no processor: a record left half-moved must be settled by recovery at once.
+        record.set("processor", nil)
+        do { try move(taken.id, to: state, record: record) } catch { throw .system(error) }
+    }
+
+    /// Cancels a job: a waiting one at once, a running one through its processor.
+    public func cancel(_ id: String, by user: String, reason: String?) throws(SpoolError) -> CancelOutcome {
+        let request = CancelRequest(jobID: id, requestedBy: user, requestedAt: Timestamp.now(), reason: reason)
+        for _ in 0..<5 {
+            let (state, _) = try locate(id)
+            switch state {
+            case .queued, .held:
+                guard let taken = try take(id, from: state) else { continue }
+                try settle(taken, to: .cancelled, record: Self.cancelledRecord(taken.record, request))
+                JobLog.append(layout, id: id, .warning, request.sentence + " → cancelled/")
+                return .cancelled
+            case .processing:
+                let path = try ControlFiles.writeCancel(request, layout: layout)
+                return .requested(path: path)
+            case .done, .failed, .cancelled:
+                throw .invalidJob(
+                    path: layout.relative(layout.jobPath(id, in: state)),
+                    reason: "the job has already finished (\(state.rawValue)); only queued, held or running jobs "
+                        + "can be cancelled")
+            }
+        }
+        throw .system(SystemError("cancel", path: id, code: ErrnoCode.tryAgain))
+    }
+
+    static func cancelledRecord(_ record: JobRecord, _ request: CancelRequest) -> JobRecord {
+        var record = record
+        record.set("cancelledAt", .string(request.requestedAt))
+        record.set("cancelledBy", .string(request.requestedBy))
+        record.set("error", .string(request.sentence))
+        return record
+    }
+
+    /// Puts a failed or cancelled job back in `queued/`: its attempt budget starts again, and
+    /// progress, error, times and exit status are reset, with the earlier outcome kept in
+    /// `history`.
+    public func retry(_ id: String, by user: String) throws(SpoolError) {
+        let (state, path) = try locate(id)
+        guard state == .failed || state == .cancelled else {
+            throw .invalidJob(
+                path: layout.relative(path),
+                reason: "only failed or cancelled jobs can be retried; this one is \(state.displayName)")
+        }
+        guard let taken = try take(id, from: state) else {
+            throw .system(SystemError("retry", path: layout.relative(path), code: ErrnoCode.tryAgain))
+        }
+        var record = taken.record
+        var entry = JSONObject([("state", .string(state.rawValue))])
+        for key in [
+            "attempts", "deferredAttempts", "startedAt", "finishedAt", "durationSeconds", "exitCode", "signal",
+            "error", "progress", "processor", "cancelledAt", "cancelledBy", "result",
+        ] {
+            if let value = record.fields[key] { entry[key] = value }
+            record.set(key, nil)
+        }
+        entry["retriedAt"] = .string(Timestamp.now())
+        entry["retriedBy"] = .string(user)
+        var history = record.fields["history"]?.arrayValue ?? []
+        history.append(.object(entry))
+        record.set("history", .array(history))
+        record.set("notBefore", nil)
+        try settle(taken, to: .queued, record: record)
+        JobLog.append(layout, id: id, .info, "retried by \(user) (was \(state.rawValue)) → queued/")
+    }
+
+    /// Holds a queued job in `held/`, where no processor claims it.
+    public func hold(_ id: String, by user: String) throws(SpoolError) {
+        try moveWaiting(id, from: .queued, to: .held, verb: "held", by: user)
+    }
+
+    /// Releases a held job back to `queued/`.
+    public func release(_ id: String, by user: String) throws(SpoolError) {
+        try moveWaiting(id, from: .held, to: .queued, verb: "released", by: user)
+    }
+
+    private func moveWaiting(_ id: String, from: JobState, to: JobState, verb: String, by user: String)
+        throws(SpoolError)
+    {
+        let (state, path) = try locate(id)
+        if state == to { return }
+        guard state == from, let taken = try take(id, from: from) else {
+            throw .invalidJob(
+                path: layout.relative(path),
+                reason: "only \(from.displayName) jobs can be \(verb); this one is \(state.displayName)")
+        }
+        try settle(taken, to: to, record: taken.record)
+        JobLog.append(layout, id: id, .info, "\(verb) by \(user) → \(to.rawValue)/")
+    }
+}
