@@ -87,7 +87,8 @@ final class JobRunner: Sendable {
     ) {
         var record = record
         let configuration = store.spool.configuration
-        let maximumAttempts = record.maximumAttempts ?? configuration.handlers[record.type]?.maximumAttempts ?? 3
+        let handlerConfiguration = configuration.handlers[record.type]
+        let maximumAttempts = record.maximumAttempts ?? handlerConfiguration?.maximumAttempts ?? 3
         let now = ProcessInfoLite.now()
         let duration = ProcessInfoLite.monotonicNow() - started
         record.set("finishedAt", .string(Timestamp.format(now)))
@@ -128,7 +129,12 @@ final class JobRunner: Sendable {
             default:
                 reason = ""
             }
-            if record.countedAttempts >= maximumAttempts {
+            let permanentCodes =
+                handlerConfiguration?.permanentExitCodes ?? HandlerConfiguration.defaultPermanentExitCodes
+            if case .failure(_, let exitCode?, _) = result, permanentCodes.contains(exitCode) {
+                target = .failed
+                record.set("error", .string(reason + " (a permanent failure: not retried)"))
+            } else if record.countedAttempts >= maximumAttempts {
                 target = .failed
                 let suffix = maximumAttempts > 1 ? " (attempt \(record.countedAttempts) of \(maximumAttempts))" : ""
                 record.set("error", .string(reason + suffix))

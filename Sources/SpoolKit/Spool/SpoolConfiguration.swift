@@ -17,6 +17,11 @@ public struct HandlerConfiguration: Sendable, Equatable {
     public var environment: [(String, String)]
     /// The handler's working directory, relative to the spool; default the spool itself.
     public var workingDirectory: String?
+    /// Exit codes that mean "this job can never succeed": fail at once, no retry.
+    public var permanentExitCodes: Set<Int32> = HandlerConfiguration.defaultPermanentExitCodes
+
+    /// sysexits' permanent errors: 64–78 except 75 (EX_TEMPFAIL, which means "try again").
+    public static let defaultPermanentExitCodes = Set(Int32(64)...Int32(78)).subtracting([75])
 
     public init(
         kind: Kind, timeout: Double? = nil, maximumAttempts: Int = 3, concurrency: Int? = nil,
@@ -34,6 +39,7 @@ public struct HandlerConfiguration: Sendable, Equatable {
         lhs.kind == rhs.kind && lhs.timeout == rhs.timeout && lhs.maximumAttempts == rhs.maximumAttempts
             && lhs.concurrency == rhs.concurrency && lhs.workingDirectory == rhs.workingDirectory
             && lhs.environment.map { $0.0 + "=" + $0.1 } == rhs.environment.map { $0.0 + "=" + $0.1 }
+            && lhs.permanentExitCodes == rhs.permanentExitCodes
     }
 }
 
@@ -131,6 +137,11 @@ public struct SpoolConfiguration: Sendable, Equatable {
             case "timeout": configuration.timeout = try positiveNumber(setting, name, fail)
             case "maxAttempts": configuration.maximumAttempts = try positiveInteger(setting, name, fail)
             case "concurrency": configuration.concurrency = try positiveInteger(setting, name, fail)
+            case "permanentExitCodes":
+                guard let codes = setting.arrayValue?.compactMap(\.intValue),
+                    codes.count == setting.arrayValue?.count, codes.allSatisfy({ (1...255).contains($0) && $0 != 75 })
+                else { throw fail("\"\(name)\" must be an array of exit codes from 1 to 255, without 75") }
+                configuration.permanentExitCodes = Set(codes.map { Int32($0) })
             case "workingDirectory":
                 guard let directory = setting.stringValue, !directory.isEmpty else {
                     throw fail("\"\(name)\" must be a path")
@@ -147,7 +158,7 @@ public struct SpoolConfiguration: Sendable, Equatable {
             default:
                 throw fail(
                     "unknown key \"\(name)\" (known: command, builtin, timeout, maxAttempts, concurrency, env, "
-                        + "workingDirectory)")
+                        + "workingDirectory, permanentExitCodes)")
             }
         }
         guard let kind else { throw fail("handler \"\(type)\" needs \"command\" (an argv) or \"builtin\"") }
