@@ -60,7 +60,8 @@ final class JobRunner: Sendable {
         let timeout = Self.effectiveTimeout(job: record.timeout, handler: handlerConfiguration?.timeout)
         let invocation = HandlerInvocation(
             id: id, type: record.type, attempt: record.attempts, record: record,
-            recordPath: layout.jobPath(id, in: .processing), resultPath: layout.resultPath(id), timeout: timeout)
+            recordPath: layout.jobPath(id, in: .processing), resultPath: layout.resultPath(id), timeout: timeout,
+            limits: (handlerConfiguration?.limits ?? ResourceLimits()).lowered(by: record.limits))
         JobLog.append(
             layout, id: id, .info,
             "attempt \(record.attempts) started by processor \(store.processor?.name ?? "?") (type \(record.type))")

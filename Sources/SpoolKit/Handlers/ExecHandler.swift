@@ -84,9 +84,14 @@ public struct ExecHandler: JobHandler {
         if let lock = context.processorLock { descriptors.append(lock) }
         let process: SpawnedProcess
         do {
+            var limits: [ResourceLimit] = []
+            if let seconds = invocation.limits.cpuSeconds {
+                limits += ResourceLimit.cpuSeconds(seconds, grace: max(1, Int(context.killGrace.rounded(.up))))
+            }
+            if let count = invocation.limits.openFiles { limits.append(.openFiles(count)) }
             process = try ProcessSpawner.spawn(
                 arguments: arguments, environment: environmentFor(invocation),
-                workingDirectory: workingDirectory, descriptors: descriptors)
+                workingDirectory: workingDirectory, descriptors: descriptors, limits: limits)
         } catch {
             progress.write.close()
             return .failure(
@@ -111,6 +116,19 @@ public struct ExecHandler: JobHandler {
         return result
     }
 
+    /// The memory or output limit the running handler has gone over, if any.
+    private func exceededMeasuredLimit(_ process: SpawnedProcess, _ limits: ResourceLimits, _ context: HandlerContext)
+        -> String?
+    {
+        if let cap = limits.outputBytes, let size = try? context.resultOutput.status().size, size > cap {
+            return "output exceeded \(ResourceLimits.describe(bytes: cap))"
+        }
+        if let cap = limits.memoryBytes, ProcessTable.residentBytes(ofProcessGroup: process.pid) > cap {
+            return "exceeded memory limit \(ResourceLimits.describe(bytes: cap))"
+        }
+        return nil
+    }
+
     /// Waits for the handler, relaying progress, enforcing the timeout and stop requests.
     private func supervise(
         _ process: SpawnedProcess, invocation: HandlerInvocation, context: HandlerContext,
@@ -125,6 +143,9 @@ public struct ExecHandler: JobHandler {
         var splitter = LineSplitter()
         var ignoredLines = 0
         var termination: ProcessTermination
+        var usage: ProcessUsage
+        // Set when the supervisor killed the handler for going over a memory or output limit.
+        var exceededLimit: String?
         var buffer = [UInt8](repeating: 0, count: 4096)
 
         // At most 64 KiB per call: a handler flooding fd 3 must not starve the loop that enforces
@@ -181,6 +202,15 @@ public struct ExecHandler: JobHandler {
                     waitSeconds = min(waitSeconds, sentAt + context.killGrace - now)
                 }
             }
+            if exceededLimit == nil, let reason = exceededMeasuredLimit(process, invocation.limits, context) {
+                // Over a limit: no grace period, the whole group goes at once.
+                exceededLimit = reason
+                process.killGroup()
+                killSent = true
+            }
+            if invocation.limits.memoryBytes != nil || invocation.limits.outputBytes != nil {
+                waitSeconds = min(waitSeconds, 0.1)
+            }
             if process.exitDescriptor == nil { waitSeconds = min(waitSeconds, 0.01) }
             var watched: [FileDescriptor] = []
             if let exit = process.exitDescriptor { watched.append(exit) }
@@ -188,8 +218,9 @@ public struct ExecHandler: JobHandler {
             _ = Poll.waitReadable(watched, timeoutMilliseconds: Int32(max(1, (waitSeconds * 1000).rounded(.up))))
             relayProgress()
             context.flushProgress()
-            if let (ended, _) = process.reapIfExited() {
+            if let (ended, resources) = process.reapIfExited() {
                 termination = ended
+                usage = resources
                 break
             }
         }
@@ -197,6 +228,13 @@ public struct ExecHandler: JobHandler {
         process.killGroup()
         relayProgress()
 
+        if let exceededLimit { return .failure(reason: exceededLimit, exitCode: nil, signal: Signals.kill) }
+        if let seconds = invocation.limits.cpuSeconds, case .signalled(let signal) = termination,
+            signal == Signals.cpuTimeExceeded
+                || (signal == Signals.kill && !killSent && usage.userSeconds + usage.systemSeconds >= Double(seconds))
+        {
+            return .failure(reason: "exceeded CPU limit \(seconds) s", exitCode: nil, signal: signal)
+        }
         if interrupted, case .cancel(let request) = context.stopRequest { return .cancelled(request) }
         if interrupted { return .interrupted }
         if timedOut { return .timedOut(seconds: invocation.timeout ?? 0) }

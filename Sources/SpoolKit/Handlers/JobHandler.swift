@@ -14,6 +14,8 @@ public struct HandlerInvocation: Sendable {
     public let resultPath: String
     /// Wall-clock limit for this attempt, if any.
     public let timeout: Double?
+    /// Memory, CPU, descriptor and output limits for this attempt.
+    public let limits: ResourceLimits
 }
 
 /// How an attempt ended, as the handler reports it.

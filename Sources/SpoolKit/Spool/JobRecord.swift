@@ -40,6 +40,9 @@ public struct JobRecord: Sendable, Equatable {
         if let attempts = fields["maxAttempts"], !(attempts.intValue.map { $0 >= 1 } ?? false) {
             return "\"maxAttempts\" must be a positive integer"
         }
+        if let limits = fields["limits"] {
+            do { _ = try ResourceLimits(parsing: limits, name: "limits") } catch { return error.message }
+        }
         return nil
     }
 
@@ -57,6 +60,10 @@ public struct JobRecord: Sendable, Equatable {
     public var priority: Int { fields["priority"].flatMap(JobRecord.priority(from:)) ?? 0 }
     public var timeout: Double? { fields["timeout"]?.doubleValue }
     public var maximumAttempts: Int? { fields["maxAttempts"]?.intValue }
+    /// The job's own limits (validated when the record was parsed), which may only lower its type's.
+    public var limits: ResourceLimits {
+        fields["limits"].flatMap { try? ResourceLimits(parsing: $0, name: "limits") } ?? ResourceLimits()
+    }
 
     // MARK: Processor's fields
 

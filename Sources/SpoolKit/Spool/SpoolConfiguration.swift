@@ -17,6 +17,8 @@ public struct HandlerConfiguration: Sendable, Equatable {
     public var environment: [(String, String)]
     /// The handler's working directory, relative to the spool; default the spool itself.
     public var workingDirectory: String?
+    /// Ceilings on memory, CPU, descriptors and output of each job of the type.
+    public var limits = ResourceLimits()
     /// Exit codes that mean "this job can never succeed": fail at once, no retry.
     public var permanentExitCodes: Set<Int32> = HandlerConfiguration.defaultPermanentExitCodes
 
@@ -39,7 +41,7 @@ public struct HandlerConfiguration: Sendable, Equatable {
         lhs.kind == rhs.kind && lhs.timeout == rhs.timeout && lhs.maximumAttempts == rhs.maximumAttempts
             && lhs.concurrency == rhs.concurrency && lhs.workingDirectory == rhs.workingDirectory
             && lhs.environment.map { $0.0 + "=" + $0.1 } == rhs.environment.map { $0.0 + "=" + $0.1 }
-            && lhs.permanentExitCodes == rhs.permanentExitCodes
+            && lhs.permanentExitCodes == rhs.permanentExitCodes && lhs.limits == rhs.limits
     }
 }
 
@@ -137,6 +139,10 @@ public struct SpoolConfiguration: Sendable, Equatable {
             case "timeout": configuration.timeout = try positiveNumber(setting, name, fail)
             case "maxAttempts": configuration.maximumAttempts = try positiveInteger(setting, name, fail)
             case "concurrency": configuration.concurrency = try positiveInteger(setting, name, fail)
+            case "limits":
+                do { configuration.limits = try ResourceLimits(parsing: setting, name: name) } catch {
+                    throw fail(error.message)
+                }
             case "permanentExitCodes":
                 guard let codes = setting.arrayValue?.compactMap(\.intValue),
                     codes.count == setting.arrayValue?.count, codes.allSatisfy({ (1...255).contains($0) && $0 != 75 })
@@ -158,7 +164,7 @@ public struct SpoolConfiguration: Sendable, Equatable {
             default:
                 throw fail(
                     "unknown key \"\(name)\" (known: command, builtin, timeout, maxAttempts, concurrency, env, "
-                        + "workingDirectory, permanentExitCodes)")
+                        + "workingDirectory, permanentExitCodes, limits)")
             }
         }
         guard let kind else { throw fail("handler \"\(type)\" needs \"command\" (an argv) or \"builtin\"") }

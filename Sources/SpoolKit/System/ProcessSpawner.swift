@@ -105,11 +105,13 @@ public struct SpawnedProcess: Sendable {
 /// A resource limit applied to a child after it is spawned (prlimit(2)).
 public struct ResourceLimit: Sendable, Equatable {
     public let resource: Int32
-    public let value: UInt64
+    public let soft: UInt64
+    public let hard: UInt64
 
-    public init(resource: Int32, value: UInt64) {
+    public init(resource: Int32, soft: UInt64, hard: UInt64) {
         self.resource = resource
-        self.value = value
+        self.soft = soft
+        self.hard = hard
     }
 }
 
@@ -176,7 +178,7 @@ public enum ProcessSpawner {
         }
         guard code == 0 else { throw SystemError("run", path: arguments[0], code: code) }
         for limit in limits {
-            var value = rlimit(rlim_cur: rlim_t(limit.value), rlim_max: rlim_t(limit.value))
+            var value = rlimit(rlim_cur: rlim_t(limit.soft), rlim_max: rlim_t(limit.hard))
             _ = spool_prlimit(pid, limit.resource, &value, nil)
         }
         let exitFD = spool_pidfd_open(pid)
