@@ -194,3 +194,30 @@ struct HostileHandlerTests {
         #expect(numbers == [0, 1, 2, 3, 4])
     }
 }
+
+@Suite("Handler outcomes: logs")
+struct HandlerLogTests {
+    @Test("stderr lines become timestamped, levelled log lines; a log limit stops a flood")
+    func levelledStderr() throws {
+        let spool = try TestSpool(
+            configuration: """
+                {"handlers": {
+                   "talk": \(TestSpool.shellHandler("echo 'reading input' >&2; echo 'warning: slow disk' >&2; echo 'ERROR: bad row 7' >&2; printf 'no newline' >&2")),
+                   "flood": \(TestSpool.shellHandler("yes >&2", extra: "\"maxAttempts\": 1, \"limits\": {\"log\": \"32 KiB\"}"))}}
+                """)
+        try spool.drop("talk.json", #"{"type": "talk"}"#)
+        try spool.drop("flood.json", #"{"type": "flood"}"#)
+        #expect(try spool.spool(["run", "--drain"]).status == 0)
+        let lines = try #require(spool.contents("logs/talk.log")).split(separator: "\n").map(String.init)
+        let stderrLines = lines.filter { $0.contains(" stderr: ") }
+        #expect(stderrLines.count == 4)
+        #expect(stderrLines[0].hasSuffix(" INFO stderr: reading input"))
+        #expect(stderrLines[1].hasSuffix(" WARNING stderr: warning: slow disk"))
+        #expect(stderrLines[2].hasSuffix(" ERROR stderr: ERROR: bad row 7"))
+        #expect(stderrLines[3].hasSuffix(" INFO stderr: no newline"))
+        #expect(stderrLines.allSatisfy { $0.hasPrefix("20") && $0.dropFirst(23).hasPrefix("Z ") })
+        #expect(try spool.record("flood", in: "failed")["error"] as? String == "log output exceeded 32 KiB")
+        let floodLog = try #require(spool.contents("logs/flood.log"))
+        #expect(floodLog.utf8.count < 2 * 1024 * 1024)
+    }
+}

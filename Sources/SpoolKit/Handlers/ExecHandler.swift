@@ -1,7 +1,7 @@
 /// Runs a configured command for each job: spawned directly with an argv (never a shell), in its
 /// own process group, with
 ///
-/// - fd 0: the job's record (JSON), fd 1: the result file, fd 2: the job's log,
+/// - fd 0: the job's record (JSON), fd 1: the result file, fd 2: a pipe whose lines go to the job's log,
 /// - fd 3: the progress channel (`echo "progress 40" >&3`),
 /// - fd 4: the processor's lock, which marks the job as still running should the processor die;
 ///   handlers should leave it open,
@@ -16,8 +16,6 @@ public struct ExecHandler: JobHandler {
     public let workingDirectory: String
     public let spoolRoot: String
     private let baseEnvironment: [String]
-    /// Unrecognised progress lines logged per attempt; the rest are counted, not logged.
-    static let loggedIgnoredLines = 10
 
     public init(
         arguments: [String], environment: [(String, String)], workingDirectory: String?, spoolRoot: String
@@ -61,7 +59,7 @@ public struct ExecHandler: JobHandler {
     public func run(_ invocation: HandlerInvocation, context: HandlerContext) -> HandlerResult {
         let input: FileDescriptor
         let log: FileDescriptor
-        let progress: (read: FileDescriptor, write: FileDescriptor)
+        let channels: HandlerChannels
         do {
             input = try FileSystem.openForReadingSafely(invocation.recordPath)
         } catch {
@@ -72,15 +70,12 @@ public struct ExecHandler: JobHandler {
             return .failure(reason: "could not open the job's log: \(error)", exitCode: nil, signal: nil)
         }
         defer { log.close() }
-        do {
-            progress = try FileDescriptor.pipe()
-            try progress.read.setNonBlocking()
-        } catch {
-            return .failure(reason: "could not create the progress pipe: \(error)", exitCode: nil, signal: nil)
+        do { channels = try HandlerChannels(log: log, logLimit: invocation.limits.logBytes) } catch {
+            return .failure(reason: "could not create the handler's pipes: \(error)", exitCode: nil, signal: nil)
         }
-        defer { progress.read.close() }
+        defer { channels.close() }
 
-        var descriptors = [input, context.resultOutput, log, progress.write]
+        var descriptors = [input, context.resultOutput, channels.errors.write, channels.progress.write]
         if let lock = context.processorLock { descriptors.append(lock) }
         let process: SpawnedProcess
         do {
@@ -93,14 +88,14 @@ public struct ExecHandler: JobHandler {
                 arguments: arguments, environment: environmentFor(invocation),
                 workingDirectory: workingDirectory, descriptors: descriptors, limits: limits)
         } catch {
-            progress.write.close()
+            channels.closeWriteEnds()
             return .failure(
                 reason: "could not start '\(arguments[0])': \(error.reason) (\(error.codeName))",
                 exitCode: nil, signal: nil)
         }
-        progress.write.close()
+        channels.closeWriteEnds()
         defer { process.closeDescriptors() }
-        return supervise(process, invocation: invocation, context: context, progress: progress.read)
+        return supervise(process, invocation: invocation, context: context, channels: channels)
     }
 
     private func environmentFor(_ invocation: HandlerInvocation) -> [String] {
@@ -117,9 +112,12 @@ public struct ExecHandler: JobHandler {
     }
 
     /// The memory or output limit the running handler has gone over, if any.
-    private func exceededMeasuredLimit(_ process: SpawnedProcess, _ limits: ResourceLimits, _ context: HandlerContext)
-        -> String?
-    {
+    private func exceededMeasuredLimit(
+        _ process: SpawnedProcess, _ limits: ResourceLimits, _ context: HandlerContext, channels: HandlerChannels
+    ) -> String? {
+        if let cap = limits.logBytes, channels.errorBytes > cap {
+            return "log output exceeded \(ResourceLimits.describe(bytes: cap))"
+        }
         if let cap = limits.outputBytes, let size = try? context.resultOutput.status().size, size > cap {
             return "output exceeded \(ResourceLimits.describe(bytes: cap))"
         }
@@ -132,51 +130,17 @@ public struct ExecHandler: JobHandler {
     /// Waits for the handler, relaying progress, enforcing the timeout and stop requests.
     private func supervise(
         _ process: SpawnedProcess, invocation: HandlerInvocation, context: HandlerContext,
-        progress: FileDescriptor
+        channels: HandlerChannels
     ) -> HandlerResult {
         let started = ProcessInfoLite.monotonicNow()
         var terminateSentAt: Double?
         var killSent = false
         var timedOut = false
         var interrupted = false
-        var progressOpen = true
-        var splitter = LineSplitter()
-        var ignoredLines = 0
         var termination: ProcessTermination
         var usage: ProcessUsage
-        // Set when the supervisor killed the handler for going over a memory or output limit.
+        // Set when the supervisor killed the handler for going over a memory, output or log limit.
         var exceededLimit: String?
-        var buffer = [UInt8](repeating: 0, count: 4096)
-
-        // At most 64 KiB per call: a handler flooding fd 3 must not starve the loop that enforces
-        // the timeout and stop requests (and reaps the handler).
-        func relayProgress() {
-            for _ in 0..<16 where progressOpen {
-                let count: Int
-                do {
-                    count = try progress.read(into: &buffer)
-                } catch {
-                    return  // EAGAIN: nothing more for now
-                }
-                if count == 0 {
-                    progressOpen = false
-                    return
-                }
-                for line in splitter.feed(buffer[0..<count]) {
-                    switch ProgressMessage.parse(line) {
-                    case .progress(let percent): context.reportProgress(percent)
-                    case .unknown(let text):
-                        ignoredLines += 1
-                        if ignoredLines <= Self.loggedIgnoredLines {
-                            context.log(.warning, "ignored progress line: \(text)")
-                        } else if ignoredLines == Self.loggedIgnoredLines + 1 {
-                            context.log(.warning, "more ignored progress lines; not logging them")
-                        }
-                    case nil: break
-                    }
-                }
-            }
-        }
 
         while true {
             let now = ProcessInfoLite.monotonicNow()
@@ -202,21 +166,25 @@ public struct ExecHandler: JobHandler {
                     waitSeconds = min(waitSeconds, sentAt + context.killGrace - now)
                 }
             }
-            if exceededLimit == nil, let reason = exceededMeasuredLimit(process, invocation.limits, context) {
+            if exceededLimit == nil,
+                let reason = exceededMeasuredLimit(process, invocation.limits, context, channels: channels)
+            {
                 // Over a limit: no grace period, the whole group goes at once.
                 exceededLimit = reason
                 process.killGroup()
                 killSent = true
             }
-            if invocation.limits.memoryBytes != nil || invocation.limits.outputBytes != nil {
+            if invocation.limits.memoryBytes != nil || invocation.limits.outputBytes != nil
+                || invocation.limits.logBytes != nil
+            {
                 waitSeconds = min(waitSeconds, 0.1)
             }
             if process.exitDescriptor == nil { waitSeconds = min(waitSeconds, 0.01) }
             var watched: [FileDescriptor] = []
             if let exit = process.exitDescriptor { watched.append(exit) }
-            if progressOpen { watched.append(progress) }
+            watched += channels.openReadEnds
             _ = Poll.waitReadable(watched, timeoutMilliseconds: Int32(max(1, (waitSeconds * 1000).rounded(.up))))
-            relayProgress()
+            channels.relay(context)
             context.flushProgress()
             if let (ended, resources) = process.reapIfExited() {
                 termination = ended
@@ -226,7 +194,7 @@ public struct ExecHandler: JobHandler {
         }
         // Nothing of the job may outlive it: stray background children go with the leader.
         process.killGroup()
-        relayProgress()
+        channels.finish(context)
 
         if let exceededLimit { return .failure(reason: exceededLimit, exitCode: nil, signal: Signals.kill) }
         if let seconds = invocation.limits.cpuSeconds, case .signalled(let signal) = termination,

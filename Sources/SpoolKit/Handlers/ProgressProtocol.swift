@@ -34,4 +34,11 @@ struct LineSplitter {
         }
         return lines
     }
+
+    /// The incomplete last line, if any, emptying the buffer.
+    mutating func remainder() -> String? {
+        guard !pending.isEmpty else { return nil }
+        defer { pending.removeAll() }
+        return String(decoding: pending, as: UTF8.self)
+    }
 }

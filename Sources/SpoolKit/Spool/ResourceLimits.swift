@@ -4,18 +4,24 @@
 /// - `memory`: resident memory of the handler's whole process group (bytes, or "512 MiB");
 /// - `cpu`: CPU seconds per process (RLIMIT_CPU: SIGXCPU, then SIGKILL);
 /// - `openFiles`: descriptors per process (RLIMIT_NOFILE);
-/// - `output`: size of the result (bytes, or "100 MiB").
+/// - `output`: size of the result (bytes, or "100 MiB");
+/// - `log`: bytes the handler writes to standard error (its part of the job's log).
 public struct ResourceLimits: Sendable, Equatable {
     public var memoryBytes: Int?
     public var cpuSeconds: Int?
     public var openFiles: Int?
     public var outputBytes: Int?
+    public var logBytes: Int?
 
-    public init(memoryBytes: Int? = nil, cpuSeconds: Int? = nil, openFiles: Int? = nil, outputBytes: Int? = nil) {
+    public init(
+        memoryBytes: Int? = nil, cpuSeconds: Int? = nil, openFiles: Int? = nil, outputBytes: Int? = nil,
+        logBytes: Int? = nil
+    ) {
         self.memoryBytes = memoryBytes
         self.cpuSeconds = cpuSeconds
         self.openFiles = openFiles
         self.outputBytes = outputBytes
+        self.logBytes = logBytes
     }
 
     public var isEmpty: Bool { self == ResourceLimits() }
@@ -28,7 +34,8 @@ public struct ResourceLimits: Sendable, Equatable {
         }
         return ResourceLimits(
             memoryBytes: lower(memoryBytes, job.memoryBytes), cpuSeconds: lower(cpuSeconds, job.cpuSeconds),
-            openFiles: lower(openFiles, job.openFiles), outputBytes: lower(outputBytes, job.outputBytes))
+            openFiles: lower(openFiles, job.openFiles), outputBytes: lower(outputBytes, job.outputBytes),
+            logBytes: lower(logBytes, job.logBytes))
     }
 
     /// Parses a `limits` object; the error names the key.
@@ -39,9 +46,10 @@ public struct ResourceLimits: Sendable, Equatable {
             switch key {
             case "memory": memoryBytes = try Self.bytes(setting, fullName)
             case "output": outputBytes = try Self.bytes(setting, fullName)
+            case "log": logBytes = try Self.bytes(setting, fullName)
             case "cpu": cpuSeconds = try Self.positive(setting, fullName, unit: "whole seconds")
             case "openFiles": openFiles = try Self.positive(setting, fullName, unit: "a count")
-            default: throw LimitsError("unknown key \"\(fullName)\" (known: memory, cpu, openFiles, output)")
+            default: throw LimitsError("unknown key \"\(fullName)\" (known: memory, cpu, openFiles, output, log)")
             }
         }
     }
