@@ -89,6 +89,7 @@ public final class SpoolProcessor: Sendable {
             thread.start()
         }
 
+        applyRetention(store)
         var control = ControlLoop(store: store, queue: queue, running: running)
         control.apply()
         var intake = IntakeLoop(store: store, queue: queue, summary: summary)
@@ -130,6 +131,7 @@ public final class SpoolProcessor: Sendable {
                 let pass = store.recoverOrphans()
                 summary.withLock { $0.recovered += pass.moved.count }
                 store.removeStaleTemporaries()
+                applyRetention(store)
                 control.apply()
                 if changes.needsRescan {
                     Diagnostics.info("inotify lost events (queue overflow or directory replaced); rescanned queued/")
@@ -149,6 +151,15 @@ public final class SpoolProcessor: Sendable {
         var result = summary.withLock { $0 }
         result.seconds = ProcessInfoLite.monotonicNow() - began
         return result
+    }
+
+    /// Purges finished jobs past the configured retention, a bounded number per pass so that a
+    /// large backlog is worked off over several rescans.
+    private func applyRetention(_ store: JobStore) {
+        for (state, age) in spool.configuration.retention.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
+            let purged = store.purge(PurgeRule(states: [state], olderThan: age), dryRun: false, limit: 1000)
+            if !purged.isEmpty { Diagnostics.info("retention: purged \(purged.count) job(s) from \(state.rawValue)/") }
+        }
     }
 
     private func buildHandlers(root: String) throws(SpoolError) -> [String: any JobHandler] {

@@ -63,6 +63,8 @@ public struct SpoolConfiguration: Sendable, Equatable {
     public var backoffMaximum = 300.0
     /// A job that keeps exiting 75 fails after this many deferred attempts.
     public var maximumDeferrals = 100
+    /// Finished jobs older than this (seconds, per state) are purged automatically by processors.
+    public var retention: [JobState: Double] = [:]
     public var handlers: [String: HandlerConfiguration] = [:]
 
     public init() {}
@@ -102,6 +104,19 @@ public struct SpoolConfiguration: Sendable, Equatable {
                     }
                 }
             case "maxDeferrals": maximumDeferrals = try Self.positiveInteger(value, key, fail)
+            case "retention":
+                guard let table = value.objectValue else { throw fail("\"retention\" must be an object") }
+                for (name, age) in table.members {
+                    guard let state = JobState(rawValue: name), state.isTerminal else {
+                        throw fail("unknown key \"retention.\(name)\" (known: done, failed, cancelled)")
+                    }
+                    guard let seconds = age.stringValue.flatMap(PurgeRule.seconds) ?? age.doubleValue, seconds > 0
+                    else {
+                        throw fail(
+                            "\"retention.\(name)\" must be an age such as \"7d\", \"12h\" or a number of seconds")
+                    }
+                    retention[state] = seconds
+                }
             case "handlers":
                 guard let table = value.objectValue else { throw fail("\"handlers\" must be an object") }
                 for (type, entry) in table.members {
@@ -110,7 +125,7 @@ public struct SpoolConfiguration: Sendable, Equatable {
             default:
                 throw fail(
                     "unknown key \"\(key)\" (known: workers, maxJobBytes, rescanInterval, killGrace, shutdownGrace, "
-                        + "backoff, maxDeferrals, handlers)")
+                        + "backoff, maxDeferrals, retention, handlers)")
             }
         }
     }

@@ -178,3 +178,13 @@ extension FileSystem {
         return access(path, X_OK) == 0
     }
 }
+
+extension FileSystem {
+    /// Reads a file from `offset` to its end (at most `limit` bytes); empty when it is absent.
+    public static func readFile(_ path: String, from offset: Int, limit: Int = 16 * 1024 * 1024) -> [UInt8] {
+        guard let fd = try? openForReadingSafely(path) else { return [] }
+        defer { fd.close() }
+        guard lseek(fd.rawValue, off_t(offset), SEEK_SET) == off_t(offset) else { return [] }
+        return (try? fd.readAll(limit: limit, path: path)) ?? []
+    }
+}
