@@ -116,7 +116,7 @@ struct CommandLineTests {
         let show = try spool.spool(["show", "one"])
         #expect(show.standardOutput.contains("state:      done"))
         #expect(show.standardOutput.contains("result:     results/one.out"))
-        #expect(show.standardOutput.contains("INFO attempt 1 started"))
+        #expect(show.standardOutput.contains("; attempt 1 started (type ok)"))
         let showJSON = try spool.spool(["show", "two", "--json"])
         let object = try #require(
             try JSONSerialization.jsonObject(with: Data(showJSON.standardOutput.utf8)) as? [String: Any])

@@ -67,3 +67,23 @@ struct DispatchBehaviourTests {
         #expect(record["attempts"] as? Int == 2)
     }
 }
+
+@Suite("Dispatch behaviour: per-type backoff")
+struct PerTypeBackoffTests {
+    @Test("a type's own backoff replaces the spool's")
+    func perTypeBackoff() throws {
+        let spool = try TestSpool(configuration: "{}")
+        let trace = spool.scratch + "/starts"
+        try """
+        {"backoff": {"base": 30, "max": 30},
+         "handlers": {"quick": \(TestSpool.shellHandler("date +%s.%N >> \(trace); [ $SPOOL_ATTEMPT -ge 2 ]",
+                extra: "\"backoff\": {\"base\": 0.3, \"max\": 0.3}"))}}
+        """.write(toFile: spool.root + "/spool.json", atomically: true, encoding: .utf8)
+        try spool.drop("q.json", #"{"type": "quick"}"#)
+        #expect(try spool.spool(["run", "--drain"]).status == 0)
+        let starts = try String(contentsOfFile: trace, encoding: .utf8).split(separator: "\n").compactMap { Double($0) }
+        #expect(starts.count == 2)
+        #expect(starts[1] - starts[0] >= 0.23 && starts[1] - starts[0] < 5)
+        #expect(try spool.record("q", in: "done")["attempts"] as? Int == 2)
+    }
+}

@@ -64,7 +64,8 @@ final class JobRunner: Sendable {
             limits: (handlerConfiguration?.limits ?? ResourceLimits()).lowered(by: record.limits))
         JobLog.append(
             layout, id: id, .info,
-            "attempt \(record.attempts) started by processor \(store.processor?.name ?? "?") (type \(record.type))")
+            "claimed by processor \(store.processor?.name ?? "?"); attempt \(record.attempts) started (type \(record.type))"
+        )
         let started = ProcessInfoLite.monotonicNow()
         running.register(id, context)
         let result = handler.run(invocation, context: context)
@@ -89,6 +90,7 @@ final class JobRunner: Sendable {
         var record = record
         let configuration = store.spool.configuration
         let handlerConfiguration = configuration.handlers[record.type]
+        let backoff = handlerConfiguration?.backoff ?? self.backoff
         let maximumAttempts = record.maximumAttempts ?? handlerConfiguration?.maximumAttempts ?? 3
         let now = ProcessInfoLite.now()
         let duration = ProcessInfoLite.monotonicNow() - started
@@ -269,6 +271,7 @@ final class ProgressRecorder: Sendable {
             guard state.record.progress != pending else { return }
             state.record.set("progress", JSONValue(pending))
             state.lastWritten = now
+            JobLog.append(store.layout, id: id, .info, "progress \(pending)%")
             do { try store.rewriteProcessing(id, state.record) } catch {
                 Diagnostics.warn("could not record the progress of job \(id): \(error)")
             }

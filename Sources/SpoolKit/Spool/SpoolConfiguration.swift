@@ -19,6 +19,8 @@ public struct HandlerConfiguration: Sendable, Equatable {
     public var workingDirectory: String?
     /// Ceilings on memory, CPU, descriptors and output of each job of the type.
     public var limits = ResourceLimits()
+    /// Retry backoff for the type; nil: the spool's.
+    public var backoff: Backoff?
     /// Exit codes that mean "this job can never succeed": fail at once, no retry.
     public var permanentExitCodes: Set<Int32> = HandlerConfiguration.defaultPermanentExitCodes
 
@@ -42,6 +44,7 @@ public struct HandlerConfiguration: Sendable, Equatable {
             && lhs.concurrency == rhs.concurrency && lhs.workingDirectory == rhs.workingDirectory
             && lhs.environment.map { $0.0 + "=" + $0.1 } == rhs.environment.map { $0.0 + "=" + $0.1 }
             && lhs.permanentExitCodes == rhs.permanentExitCodes && lhs.limits == rhs.limits
+            && lhs.backoff == rhs.backoff
     }
 }
 
@@ -95,14 +98,9 @@ public struct SpoolConfiguration: Sendable, Equatable {
             case "killGrace": killGrace = try Self.positiveNumber(value, key, fail, allowZero: true)
             case "shutdownGrace": shutdownGrace = try Self.positiveNumber(value, key, fail, allowZero: true)
             case "backoff":
-                guard let backoff = value.objectValue else { throw fail("\"backoff\" must be an object") }
-                for (name, setting) in backoff.members {
-                    switch name {
-                    case "base": backoffBase = try Self.positiveNumber(setting, "backoff.base", fail, allowZero: true)
-                    case "max": backoffMaximum = try Self.positiveNumber(setting, "backoff.max", fail, allowZero: true)
-                    default: throw fail("unknown key \"backoff.\(name)\" (known: base, max)")
-                    }
-                }
+                let backoff = try Self.backoff(value, "backoff", default: Backoff(base: 1, maximum: 300), fail)
+                backoffBase = backoff.base
+                backoffMaximum = backoff.maximum
             case "maxDeferrals": maximumDeferrals = try Self.positiveInteger(value, key, fail)
             case "retention":
                 guard let table = value.objectValue else { throw fail("\"retention\" must be an object") }
@@ -154,6 +152,8 @@ public struct SpoolConfiguration: Sendable, Equatable {
             case "timeout": configuration.timeout = try positiveNumber(setting, name, fail)
             case "maxAttempts": configuration.maximumAttempts = try positiveInteger(setting, name, fail)
             case "concurrency": configuration.concurrency = try positiveInteger(setting, name, fail)
+            case "backoff":
+                configuration.backoff = try backoff(setting, name, default: Backoff(base: 1, maximum: 300), fail)
             case "limits":
                 do { configuration.limits = try ResourceLimits(parsing: setting, name: name) } catch {
                     throw fail(error.message)
@@ -179,7 +179,7 @@ public struct SpoolConfiguration: Sendable, Equatable {
             default:
                 throw fail(
                     "unknown key \"\(name)\" (known: command, builtin, timeout, maxAttempts, concurrency, env, "
-                        + "workingDirectory, permanentExitCodes, limits)")
+                        + "workingDirectory, permanentExitCodes, limits, backoff)")
             }
         }
         guard let kind else { throw fail("handler \"\(type)\" needs \"command\" (an argv) or \"builtin\"") }
@@ -188,6 +188,22 @@ public struct SpoolConfiguration: Sendable, Equatable {
         }
         configuration.kind = kind
         return configuration
+    }
+
+    /// `{"base": seconds, "max": seconds}`; a missing key keeps the default's.
+    private static func backoff(
+        _ value: JSONValue, _ name: String, default initial: Backoff, _ fail: (String) -> SpoolError
+    ) throws(SpoolError) -> Backoff {
+        guard let object = value.objectValue else { throw fail("\"\(name)\" must be an object") }
+        var backoff = initial
+        for (key, setting) in object.members {
+            switch key {
+            case "base": backoff.base = try positiveNumber(setting, name + ".base", fail, allowZero: true)
+            case "max": backoff.maximum = try positiveNumber(setting, name + ".max", fail, allowZero: true)
+            default: throw fail("unknown key \"\(name).\(key)\" (known: base, max)")
+            }
+        }
+        return backoff
     }
 
     private static func positiveInteger(_ value: JSONValue, _ key: String, _ fail: (String) -> SpoolError)
