@@ -73,7 +73,16 @@ public enum JobID {
     static func randomSuffix(_ length: Int) -> String {
         let alphabet = Array("0123456789abcdefghijklmnopqrstuvwxyz")
         var generator = SystemRandomNumberGenerator()
-        return String((0..<length).map { _ in alphabet[Int(generator.next() % UInt64(alphabet.count))] })
+        // One getrandom(2) per 12 characters, not one per character.
+        var characters: [Character] = []
+        while characters.count < length {
+            var bits = generator.next()
+            for _ in 0..<min(12, length - characters.count) {
+                characters.append(alphabet[Int(bits % 36)])
+                bits /= 36
+            }
+        }
+        return String(characters)
     }
 
     /// A valid, unique stem for something that cannot keep its own name in `failed/`:
