@@ -81,7 +81,7 @@ struct PerTypeBackoffTests {
         """.write(toFile: spool.root + "/spool.json", atomically: true, encoding: .utf8)
         try spool.drop("q.json", #"{"type": "quick"}"#)
         #expect(try spool.spool(["run", "--drain"]).status == 0)
-        let starts = try String(contentsOfFile: trace, encoding: .utf8).split(separator: "\n").compactMap { Double($0) }
+        let starts = try TestSpool.times(inTrace: trace)
         #expect(starts.count == 2)
         #expect(starts[1] - starts[0] >= 0.23 && starts[1] - starts[0] < 5)
         #expect(try spool.record("q", in: "done")["attempts"] as? Int == 2)

@@ -89,7 +89,7 @@ struct HousekeepingTests {
         """.write(toFile: spool.root + "/spool.json", atomically: true, encoding: .utf8)
         try spool.drop("f.json", #"{"type": "fail"}"#)
         #expect(try spool.spool(["run", "--drain"]).status == 0)
-        let starts = try String(contentsOfFile: trace, encoding: .utf8).split(separator: "\n").compactMap { Double($0) }
+        let starts = try TestSpool.times(inTrace: trace)
         #expect(starts.count == 5)
         let gaps = zip(starts.dropFirst(), starts).map { $0 - $1 }
         let ceilings = [0.4, 0.8, 1.2, 1.2]

@@ -182,6 +182,11 @@ final class TestSpool: @unchecked Sendable {
         return "{\"command\": [\"/bin/sh\", \"-c\", \"\(escaped)\"]\(extra.isEmpty ? "" : ", " + extra)}"
     }
 
+    /// The times (`date +%s.%N`, one per line) a handler appended to a trace file.
+    static func times(inTrace path: String) throws -> [Double] {
+        try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").compactMap { Double($0) }
+    }
+
     /// The directory holding this spool (scratch space for tests).
     var scratch: String { (root as NSString).deletingLastPathComponent }
 }
