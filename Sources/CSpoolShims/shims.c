@@ -1,9 +1,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <spawn.h>
 #include <stdio.h>
-#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -22,16 +20,4 @@ int spool_pidfd_open(pid_t pid) {
     errno = ENOSYS;
     return -1;
 #endif
-}
-
-int spool_spawn_addchdir(posix_spawn_file_actions_t *actions, const char *path) {
-    return posix_spawn_file_actions_addchdir_np(actions, path);
-}
-
-int spool_spawn_addclosefrom(posix_spawn_file_actions_t *actions, int lowfd) {
-    return posix_spawn_file_actions_addclosefrom_np(actions, lowfd);
-}
-
-int spool_prlimit(pid_t pid, int resource, const struct rlimit *new_limit, struct rlimit *old_limit) {
-    return prlimit(pid, (__rlimit_resource_t)resource, new_limit, old_limit);
 }

@@ -4,7 +4,6 @@
 #ifndef CSPOOLSHIMS_H
 #define CSPOOLSHIMS_H
 
-#include <spawn.h>
 #include <sys/resource.h>
 #include <sys/types.h>
 
@@ -17,13 +16,28 @@ int spool_pipe_cloexec(int fds[2]);
 /// pidfd_open(2): a descriptor that becomes readable when the process exits; -1/ENOSYS on old kernels.
 int spool_pidfd_open(pid_t pid);
 
-/// posix_spawn_file_actions_addchdir_np (glibc >= 2.29).
-int spool_spawn_addchdir(posix_spawn_file_actions_t *actions, const char *path);
+/// What spool_spawn starts: argv[0] is tried at each of `candidates` in turn (the caller
+/// resolves PATH), with `descriptors[i]` as the child's descriptor i and nothing else open,
+/// in its own process group, with an empty signal mask, `default_signals` and every caught
+/// signal reset to their defaults, and the given resource limits applied before exec.
+struct spool_spawn_request {
+    const char *const *candidates;
+    int candidate_count;
+    char *const *argv;
+    char *const *envp;
+    const int *descriptors;
+    int descriptor_count;
+    const char *working_directory;
+    const int *limit_resources;
+    const struct rlimit *limit_values;
+    int limit_count;
+    const int *default_signals;
+    int default_signal_count;
+};
 
-/// posix_spawn_file_actions_addclosefrom_np (glibc >= 2.34): close every descriptor >= lowfd in the child.
-int spool_spawn_addclosefrom(posix_spawn_file_actions_t *actions, int lowfd);
-
-/// prlimit(2) on another process.
-int spool_prlimit(pid_t pid, int resource, const struct rlimit *new_limit, struct rlimit *old_limit);
+/// Spawns a child as `request` says (vfork + exec; setrlimit in the child, which posix_spawn
+/// cannot do, so a limit holds from the first instruction). Returns 0 and the pid, or an errno
+/// value: the child's own when its set-up or exec failed (it is then already reaped).
+int spool_spawn(const struct spool_spawn_request *request, pid_t *pid);
 
 #endif

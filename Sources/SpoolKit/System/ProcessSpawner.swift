@@ -102,7 +102,7 @@ public struct SpawnedProcess: Sendable {
     func closeDescriptors() { exitDescriptor?.close() }
 }
 
-/// A resource limit applied to a child after it is spawned (prlimit(2)).
+/// A resource limit set in a child before it execs the handler (setrlimit(2)).
 public struct ResourceLimit: Sendable, Equatable {
     public let resource: Int32
     public let soft: UInt64
@@ -115,10 +115,17 @@ public struct ResourceLimit: Sendable, Equatable {
     }
 }
 
-/// Spawns handlers with posix_spawn: never through a shell, each in its own process group,
-/// with an empty signal mask and default dispositions (libdispatch threads block SIGTERM and
-/// friends, and a child would otherwise inherit that), and only the descriptors it is handed.
+/// Spawns handlers: never through a shell, each in its own process group, with an empty signal
+/// mask and default dispositions (libdispatch threads block SIGTERM and friends, and a child
+/// would otherwise inherit that), only the descriptors it is handed, and its resource limits in
+/// force before its first instruction. posix_spawn cannot set limits, and prlimit after the
+/// spawn races the handler; so the C shim does vfork, set-up, exec.
 public enum ProcessSpawner {
+    /// Signals whose dispositions the child gets back as defaults even where this process ignores them.
+    private static let defaultedSignals: [Int32] = [
+        SIGTERM, SIGINT, SIGHUP, SIGPIPE, SIGQUIT, SIGUSR1, SIGUSR2, SIGCHLD,
+    ]
+
     /// Spawns `arguments[0]` (searched in PATH when it has no slash) with `arguments` as argv.
     /// `descriptors[i]` becomes the child's descriptor i; every other descriptor is closed.
     static func spawn(
@@ -129,58 +136,52 @@ public enum ProcessSpawner {
         limits: [ResourceLimit] = []
     ) throws(SystemError) -> SpawnedProcess {
         precondition(!arguments.isEmpty, "a handler command needs at least one argument")
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        // A source numbered below the count could be overwritten by an earlier dup2: use a copy
-        // above the range for those.
-        var copies: [Int32] = []
-        defer { for copy in copies { _ = Glibc.close(copy) } }
-        var sources = descriptors.map(\.rawValue)
-        for index in sources.indices where sources[index] < Int32(descriptors.count) {
-            let copy = fcntl(sources[index], F_DUPFD_CLOEXEC, Int32(max(descriptors.count, 10)))
-            guard copy >= 0 else { throw SystemError("duplicate a descriptor for", path: arguments[0], code: errno) }
-            copies.append(copy)
-            sources[index] = copy
-        }
-        for (target, source) in sources.enumerated() {
-            // dup2 onto the target clears FD_CLOEXEC there.
-            posix_spawn_file_actions_adddup2(&actions, source, Int32(target))
-        }
-        // And nothing else: not even descriptors this process inherited without close-on-exec.
-        spool_spawn_addclosefrom(&actions, Int32(descriptors.count))
-        if let workingDirectory { spool_spawn_addchdir(&actions, workingDirectory) }
-
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var emptyMask = sigset_t()
-        sigemptyset(&emptyMask)
-        posix_spawnattr_setsigmask(&attributes, &emptyMask)
-        var defaults = sigset_t()
-        sigemptyset(&defaults)
-        for signal in [SIGTERM, SIGINT, SIGHUP, SIGPIPE, SIGQUIT, SIGUSR1, SIGUSR2, SIGCHLD] {
-            sigaddset(&defaults, signal)
-        }
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-        posix_spawnattr_setpgroup(&attributes, 0)
-        let flags = POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF
-        posix_spawnattr_setflags(&attributes, Int16(flags))
-
-        var pid: pid_t = 0
-        let code = withCStrings(arguments) { argv in
-            withCStrings(environment) { envp in
-                if arguments[0].contains("/") {
-                    return posix_spawn(&pid, arguments[0], &actions, &attributes, argv, envp)
-                }
-                return posix_spawnp(&pid, arguments[0], &actions, &attributes, argv, envp)
+        precondition(descriptors.count <= 64, "at most 64 descriptors can be handed to a child")
+        let program = arguments[0]
+        let candidates: [String]
+        if program.contains("/") {
+            candidates = [program]
+        } else {
+            let searchPath = environmentValue("PATH") ?? "/usr/local/bin:/usr/bin:/bin"
+            candidates = searchPath.split(separator: ":", omittingEmptySubsequences: false).map {
+                ($0.isEmpty ? "." : String($0)) + "/" + program
             }
         }
-        guard code == 0 else { throw SystemError("run", path: arguments[0], code: code) }
-        for limit in limits {
-            var value = rlimit(rlim_cur: rlim_t(limit.soft), rlim_max: rlim_t(limit.hard))
-            _ = spool_prlimit(pid, limit.resource, &value, nil)
+        let rawDescriptors = descriptors.map(\.rawValue)
+        let resources = limits.map(\.resource)
+        let values = limits.map { rlimit(rlim_cur: rlim_t($0.soft), rlim_max: rlim_t($0.hard)) }
+        var pid: pid_t = 0
+        let code = withCStrings(candidates) { candidatePointers in
+            withCStrings(arguments) { argv in
+                withCStrings(environment) { envp in
+                    withOptionalCString(workingDirectory) { directory in
+                        var request = spool_spawn_request(
+                            candidates: UnsafeRawPointer(candidatePointers).assumingMemoryBound(
+                                to: UnsafePointer<CChar>?.self),
+                            candidate_count: Int32(candidates.count),
+                            argv: argv, envp: envp,
+                            descriptors: nil, descriptor_count: Int32(rawDescriptors.count),
+                            working_directory: directory,
+                            limit_resources: nil, limit_values: nil, limit_count: Int32(limits.count),
+                            default_signals: nil, default_signal_count: Int32(defaultedSignals.count))
+                        return rawDescriptors.withUnsafeBufferPointer { descriptorBuffer in
+                            resources.withUnsafeBufferPointer { resourceBuffer in
+                                values.withUnsafeBufferPointer { valueBuffer in
+                                    defaultedSignals.withUnsafeBufferPointer { signalBuffer in
+                                        request.descriptors = descriptorBuffer.baseAddress
+                                        request.limit_resources = resourceBuffer.baseAddress
+                                        request.limit_values = valueBuffer.baseAddress
+                                        request.default_signals = signalBuffer.baseAddress
+                                        return spool_spawn(&request, &pid)
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
         }
+        guard code == 0 else { throw SystemError("run", path: program, code: code) }
         let exitFD = spool_pidfd_open(pid)
         return SpawnedProcess(pid: pid, exitDescriptor: exitFD >= 0 ? FileDescriptor(rawValue: exitFD) : nil)
     }
@@ -193,6 +194,11 @@ public enum ProcessSpawner {
         pointers.append(nil)
         defer { for pointer in pointers { free(pointer) } }
         return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }
+    }
+
+    private static func withOptionalCString<R>(_ string: String?, _ body: (UnsafePointer<CChar>?) -> R) -> R {
+        guard let string else { return body(nil) }
+        return string.withCString { body($0) }
     }
 }
 

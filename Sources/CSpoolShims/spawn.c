@@ -1,0 +1,96 @@
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "CSpoolShims.h"
+
+// The child runs on the parent's memory until it execs (vfork), so it calls only
+// async-signal-safe system call wrappers, allocates nothing and returns from nothing.
+// Signals stay blocked until every handler is reset, so no handler of the parent runs in it.
+static void spool_child(const struct spool_spawn_request *request, volatile int *failure) {
+    for (int signal = 1; signal < NSIG; signal++) {
+        struct sigaction action;
+        if (sigaction(signal, NULL, &action) != 0) continue;
+        int defaulted = 0;
+        for (int index = 0; index < request->default_signal_count; index++) {
+            if (request->default_signals[index] == signal) defaulted = 1;
+        }
+        if (defaulted || (action.sa_handler != SIG_IGN && action.sa_handler != SIG_DFL)) {
+            struct sigaction reset = {0};
+            reset.sa_handler = SIG_DFL;
+            sigemptyset(&reset.sa_mask);
+            sigaction(signal, &reset, NULL);
+        }
+    }
+    if (setpgid(0, 0) != 0) goto fail;
+    // A source numbered below the count would be overwritten by an earlier dup2: move it above.
+    int count = request->descriptor_count;
+    int sources[64];
+    if (count > 64) { errno = EINVAL; goto fail; }
+    for (int index = 0; index < count; index++) {
+        sources[index] = request->descriptors[index];
+        if (sources[index] < count && sources[index] != index) {
+            int copy = fcntl(sources[index], F_DUPFD_CLOEXEC, count);
+            if (copy < 0) goto fail;
+            sources[index] = copy;
+        }
+    }
+    for (int index = 0; index < count; index++) {
+        if (sources[index] == index) {
+            int flags = fcntl(index, F_GETFD);
+            if (flags < 0 || fcntl(index, F_SETFD, flags & ~FD_CLOEXEC) != 0) goto fail;
+        } else if (dup2(sources[index], index) < 0) {
+            goto fail;
+        }
+    }
+    // Nothing else: not even descriptors the processor inherited without close-on-exec.
+    if (syscall(SYS_close_range, (unsigned)count, ~0U, 0) != 0) {
+        struct rlimit files;
+        long top = getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < 65536 ? (long)files.rlim_cur : 65536;
+        for (long fd = count; fd < top; fd++) close((int)fd);
+    }
+    if (request->working_directory && chdir(request->working_directory) != 0) goto fail;
+    for (int index = 0; index < request->limit_count; index++) {
+        if (setrlimit((__rlimit_resource_t)request->limit_resources[index], &request->limit_values[index]) != 0) {
+            goto fail;
+        }
+    }
+    sigset_t empty;
+    sigemptyset(&empty);
+    sigprocmask(SIG_SETMASK, &empty, NULL);
+    // Like execvp: try each candidate; remember EACCES, report it if nothing else works.
+    int denied = 0;
+    for (int index = 0; index < request->candidate_count; index++) {
+        execve(request->candidates[index], request->argv, request->envp);
+        if (errno == EACCES) denied = 1;
+        else if (errno != ENOENT && errno != ENOTDIR) goto fail;
+    }
+    errno = denied ? EACCES : ENOENT;
+fail:
+    *failure = errno ? errno : EINVAL;
+    _exit(127);
+}
+
+int spool_spawn(const struct spool_spawn_request *request, pid_t *pid) {
+    sigset_t all, previous;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &previous);
+    volatile int failure = 0;
+    pid_t child = vfork();
+    if (child == 0) spool_child(request, &failure);
+    int saved = errno;
+    pthread_sigmask(SIG_SETMASK, &previous, NULL);
+    if (child < 0) return saved;
+    if (failure != 0) {
+        int status;
+        while (waitpid(child, &status, 0) < 0 && errno == EINTR) {}
+        return failure;
+    }
+    *pid = child;
+    return 0;
+}
