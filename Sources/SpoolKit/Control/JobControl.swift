@@ -115,7 +115,7 @@ extension JobStore {
         var entry = JSONObject([("state", .string(state.rawValue))])
         for key in [
             "attempts", "deferredAttempts", "startedAt", "finishedAt", "durationSeconds", "exitCode", "signal",
-            "error", "progress", "processor", "cancelledAt", "cancelledBy", "result",
+            "error", "progress", "processor", "cancelledAt", "cancelledBy", "result", "records",
         ] {
             if let value = record.fields[key] { entry[key] = value }
             record.set(key, nil)

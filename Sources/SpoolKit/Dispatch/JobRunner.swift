@@ -8,9 +8,14 @@ final class JobRunner: Sendable {
     let backoff: Backoff
     let running: RunningJobs
     let summary: Locked<RunSummary>
+    let batches: BatchMonitor
 
-    init(store: JobStore, handlers: [String: any JobHandler], running: RunningJobs, summary: Locked<RunSummary>) {
+    init(
+        store: JobStore, handlers: [String: any JobHandler], running: RunningJobs, summary: Locked<RunSummary>,
+        batches: BatchMonitor
+    ) {
         self.store = store
+        self.batches = batches
         self.handlers = handlers
         let configuration = store.spool.configuration
         self.backoff = Backoff(base: configuration.backoffBase, maximum: configuration.backoffMaximum)
@@ -28,6 +33,11 @@ final class JobRunner: Sendable {
             summary.withLock { $0.rejected += 1 }
             return
         case .claimed(let job): claimed = job
+        }
+        // A parent is never run by a handler: it is split into its children.
+        if claimed.record.isParent {
+            store.split(claimed)
+            return
         }
         let id = claimed.id
         let record: JobRecord
@@ -174,6 +184,9 @@ final class JobRunner: Sendable {
                 try? FileSystem.unlinkIfPresent(resultPath)
             } else if target.isTerminal {
                 do {
+                    if JobID.parent(of: id) != nil {
+                        try FileSystem.makeDirectory(FileSystem.directoryName(of: layout.resultPath(id)))
+                    }
                     try FileSystem.rename(resultPath, to: layout.resultPath(id))
                     record.set("result", .string(layout.relativeResultPath(id)))
                 } catch {
@@ -187,6 +200,7 @@ final class JobRunner: Sendable {
         do {
             let final = try moveRetrying(id, to: target, record: record)
             if case .cancelled(let request) = result, final == .cancelled { ControlFiles.remove(request) }
+            if final.isTerminal, let parent = JobID.parent(of: id) { batches.childFinished(parent: parent, state: final) }
             summary.withLock { summary in
                 switch final {
                 case .cancelled: summary.cancelled += 1
@@ -234,6 +248,7 @@ final class ProgressRecorder: Sendable {
         var record: JobRecord
         var lastWritten = 0.0
         var pending: Int?
+        var recordsChanged = false
         /// After the attempt, reports (say from a handler's stray background task) are ignored:
         /// a rewrite then would recreate a record that has left processing/.
         var closed = false
@@ -259,19 +274,30 @@ final class ProgressRecorder: Sendable {
         }
     }
 
-    /// A new percentage, or nil to flush one held back by the rate limit.
-    func report(_ percent: Int?) {
+    /// A new percentage or record counts, or a flush of what the rate limit held back.
+    func report(_ update: ProgressUpdate) {
         state.withLock { state in
             guard !state.closed else { return }
-            if let percent { state.pending = percent }
-            guard let pending = state.pending else { return }
+            switch update {
+            case .percent(let percent): state.pending = percent
+            case .records(let counts):
+                state.record.set("records", counts.merged(into: state.record.fields["records"]))
+                state.recordsChanged = true
+            case .flush: break
+            }
+            guard state.pending != nil || state.recordsChanged else { return }
             let now = ProcessInfoLite.monotonicNow()
             guard now - state.lastWritten >= Self.minimumInterval else { return }
+            var changed = state.recordsChanged
+            state.recordsChanged = false
+            if let pending = state.pending, state.record.progress != pending {
+                state.record.set("progress", JSONValue(pending))
+                JobLog.append(store.layout, id: id, .info, "progress \(pending)%")
+                changed = true
+            }
             state.pending = nil
-            guard state.record.progress != pending else { return }
-            state.record.set("progress", JSONValue(pending))
+            guard changed else { return }
             state.lastWritten = now
-            JobLog.append(store.layout, id: id, .info, "progress \(pending)%")
             do { try store.rewriteProcessing(id, state.record) } catch {
                 Diagnostics.warn("could not record the progress of job \(id): \(error)")
             }

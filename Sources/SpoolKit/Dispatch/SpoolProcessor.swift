@@ -52,7 +52,9 @@ public final class SpoolProcessor: Sendable {
         let summary = Locked(RunSummary())
         let running = RunningJobs()
         let handlers = try buildHandlers(root: layout.root)
-        let runner = JobRunner(store: store, handlers: handlers, running: running, summary: summary)
+        let batches = BatchMonitor(store: store)
+        let runner = JobRunner(
+            store: store, handlers: handlers, running: running, summary: summary, batches: batches)
         let limits = configuration.handlers.compactMapValues(\.concurrency)
         let queue = WorkQueue(concurrencyLimits: limits)
         let watcher = try QueueWatcher(
@@ -68,6 +70,8 @@ public final class SpoolProcessor: Sendable {
             summary.withLock { $0.recovered += recovered.moved.count }
             Diagnostics.info("recovered \(recovered.moved.count) job(s) left in processing/ by stopped processors")
         }
+        settleParents(of: recovered, store)
+        store.settleWaitingParents()
         if recovered.awaitingOrphanedHandlers > 0 {
             Diagnostics.info(
                 "\(recovered.awaitingOrphanedHandlers) job(s) of a stopped processor still have running handlers; "
@@ -102,11 +106,13 @@ public final class SpoolProcessor: Sendable {
             var timeout = max(0, nextRescan - now)
             if intake.hasUnsettled { timeout = min(timeout, 0.5) }
             if options.drain { timeout = min(timeout, 0.05) }
+            if batches.hasPending { timeout = min(timeout, BatchMonitor.updateInterval / 2) }
             let changes = watcher.waitForChanges(timeout: timeout)
             if stopRequested.load(ordering: .sequentiallyConsistent) { break }
             intake.examine(changes.names)
             intake.retryUnsettled()
             if changes.controlChanged { control.apply() }
+            batches.updateDue()
             var rescan = changes.needsRescan || ProcessInfoLite.monotonicNow() >= nextRescan
             if options.pollInterval == nil && !watcher.isWatching {
                 rescan = watcher.rewatch() || rescan
@@ -118,6 +124,7 @@ public final class SpoolProcessor: Sendable {
                     // whose dead processor's handlers still run will come back: wait for them.
                     let pass = store.recoverOrphans()
                     summary.withLock { $0.recovered += pass.moved.count }
+                    settleParents(of: pass, store)
                     // A cancel request may wait for a job that recovery just put back.
                     if !pass.moved.isEmpty { control.apply() }
                     if pass.moved.isEmpty && pass.awaitingOrphanedHandlers == 0 && intake.examine(watcher.scan()) == 0
@@ -130,6 +137,8 @@ public final class SpoolProcessor: Sendable {
             if rescan {
                 let pass = store.recoverOrphans()
                 summary.withLock { $0.recovered += pass.moved.count }
+                settleParents(of: pass, store)
+                store.settleWaitingParents()
                 store.removeStaleTemporaries()
                 applyRetention(store)
                 control.apply()
@@ -151,6 +160,12 @@ public final class SpoolProcessor: Sendable {
         var result = summary.withLock { $0 }
         result.seconds = ProcessInfoLite.monotonicNow() - began
         return result
+    }
+
+    /// Children that recovery finished (out of attempts) may end their parents.
+    private func settleParents(of pass: RecoveryPass, _ store: JobStore) {
+        let parents = Set(pass.moved.filter { $0.state.isTerminal }.compactMap { JobID.parent(of: $0.id) })
+        for parent in parents.sorted() { store.settleParent(parent) }
     }
 
     /// Purges finished jobs past the configured retention, a bounded number per pass so that a
@@ -206,7 +221,7 @@ struct IntakeLoop {
         let now = ProcessInfoLite.now()
         var entries: [IndexEntry] = []
         for rawName in names {
-            if let id = JobID.id(fromFileName: rawName), queue.contains(id) { continue }
+            if let id = JobID.reference(fromRelativeName: rawName), queue.contains(id) { continue }
             switch Intake.examine(rawName, in: layout, limit: limit, knownTypes: store.knownTypes, now: now) {
             case .job(let entry):
                 unsettled[rawName] = nil

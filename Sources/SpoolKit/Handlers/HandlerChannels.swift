@@ -87,6 +87,7 @@ final class HandlerChannels {
     private func handleProgress(_ line: String, _ context: HandlerContext) {
         switch ProgressMessage.parse(line) {
         case .progress(let percent): context.reportProgress(percent)
+        case .records(let counts): context.reportRecords(counts)
         case .unknown(let text):
             ignoredProgressLines += 1
             if ignoredProgressLines <= Self.loggedIgnoredLines {

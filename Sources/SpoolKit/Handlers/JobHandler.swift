@@ -34,6 +34,14 @@ public enum HandlerResult: Sendable, Equatable {
     case cancelled(CancelRequest)
 }
 
+/// What a handler reports while it runs.
+enum ProgressUpdate: Sendable {
+    case percent(Int)
+    case records(RecordCounts)
+    /// Nothing new: write what the rate limit held back, if its time has come.
+    case flush
+}
+
 /// Why the processor wants a running handler to stop.
 public enum StopRequest: Sendable, Equatable {
     case shutdown
@@ -51,12 +59,12 @@ public final class HandlerContext: Sendable {
     let layout: SpoolLayout
     let id: String
     let processorLock: FileDescriptor?
-    private let progressSink: @Sendable (Int?) -> Void
+    private let progressSink: @Sendable (ProgressUpdate) -> Void
     private let stop = Mutex<StopRequest?>(nil)
 
     init(
         resultOutput: FileDescriptor, killGrace: Double, layout: SpoolLayout, id: String,
-        processorLock: FileDescriptor?, progressSink: @escaping @Sendable (Int?) -> Void
+        processorLock: FileDescriptor?, progressSink: @escaping @Sendable (ProgressUpdate) -> Void
     ) {
         self.resultOutput = resultOutput
         self.killGrace = killGrace
@@ -67,10 +75,14 @@ public final class HandlerContext: Sendable {
     }
 
     /// Reports progress (0–100); recorded in the job's file, at most a few times a second.
-    public func reportProgress(_ percent: Int) { progressSink(min(100, max(0, percent))) }
+    public func reportProgress(_ percent: Int) { progressSink(.percent(min(100, max(0, percent)))) }
+
+    /// Reports record counts (`processed`, `succeeded`, `failed`, `total`): kept in the job's
+    /// `records`, summed into its parent's when it is a child batch job.
+    public func reportRecords(_ counts: RecordCounts) { progressSink(.records(counts)) }
 
     /// Records a progress value that the rate limit held back, if its time has come.
-    public func flushProgress() { progressSink(nil) }
+    public func flushProgress() { progressSink(.flush) }
 
     /// Appends bytes to the result.
     public func writeResult(_ bytes: [UInt8]) throws(SystemError) { try resultOutput.writeAll(bytes) }

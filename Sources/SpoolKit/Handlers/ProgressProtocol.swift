@@ -1,10 +1,14 @@
 /// The one-line progress protocol a handler speaks on descriptor 3 (`$SPOOL_PROGRESS_FD`):
 ///
-///     progress 40        # percent done, 0-100 (a decimal is rounded down)
+///     progress 40                             # percent done, 0-100 (a decimal is rounded down)
+///     processed 400 succeeded 395 failed 5    # record counts so far (any of total, processed,
+///                                             # succeeded, failed, in any order)
 ///
-/// Lines end with a newline; unknown lines are logged and ignored.
+/// Lines end with a newline; unknown lines are logged and ignored. Record counts are kept in the
+/// job's `records`; a child batch job's add up in its parent's.
 public enum ProgressMessage: Sendable, Equatable {
     case progress(Int)
+    case records(RecordCounts)
     case unknown(String)
 
     public static func parse(_ line: String) -> ProgressMessage? {
@@ -13,7 +17,54 @@ public enum ProgressMessage: Sendable, Equatable {
         if keyword == "progress", words.count == 2, let value = Double(words[1]), value.isFinite {
             return .progress(Int(min(100, max(0, value))))
         }
+        if words.count % 2 == 0, RecordCounts.names.contains(String(keyword)) {
+            var counts = RecordCounts()
+            for pair in stride(from: 0, to: words.count, by: 2) {
+                guard let value = Int(words[pair + 1]), value >= 0,
+                    counts.set(String(words[pair]), value)
+                else { return .unknown(String(line.prefix(200))) }
+            }
+            return .records(counts)
+        }
         return .unknown(String(line.prefix(200)))
+    }
+}
+
+/// Record counts a handler reports: how many of its items it has processed, and how many of
+/// those succeeded or failed. Fields not reported stay nil (and keep their earlier value).
+public struct RecordCounts: Sendable, Equatable {
+    static let names = ["total", "processed", "succeeded", "failed"]
+    public var total: Int?
+    public var processed: Int?
+    public var succeeded: Int?
+    public var failed: Int?
+
+    public init(total: Int? = nil, processed: Int? = nil, succeeded: Int? = nil, failed: Int? = nil) {
+        self.total = total
+        self.processed = processed
+        self.succeeded = succeeded
+        self.failed = failed
+    }
+
+    mutating func set(_ name: String, _ value: Int) -> Bool {
+        switch name {
+        case "total": total = value
+        case "processed": processed = value
+        case "succeeded": succeeded = value
+        case "failed": failed = value
+        default: return false
+        }
+        return true
+    }
+
+    /// The record's `records` object updated with these counts.
+    func merged(into existing: JSONValue?) -> JSONValue {
+        var object = existing?.objectValue ?? JSONObject()
+        for (name, value) in [("total", total), ("processed", processed), ("succeeded", succeeded), ("failed", failed)]
+        {
+            if let value { object[name] = JSONValue(value) }
+        }
+        return .object(object)
     }
 }
 

@@ -23,7 +23,13 @@ public enum JobLog {
     /// Opens a log for appending, creating it if needed (the handler's stderr goes here too).
     static func openForAppending(_ path: String) throws(SystemError) -> FileDescriptor {
         let flags = OpenFlags.writeOnly | OpenFlags.append | OpenFlags.create | OpenFlags.noFollow
-        return try FileSystem.open(path, flags, mode: 0o644)
+        do {
+            return try FileSystem.open(path, flags, mode: 0o644)
+        } catch  where error.isNotFound {
+            // A child's log lives in logs/PARENT/, made when the batch is split (or here, if it went).
+            try FileSystem.makeDirectory(FileSystem.directoryName(of: path))
+            return try FileSystem.open(path, flags, mode: 0o644)
+        }
     }
 }
 

@@ -51,12 +51,17 @@ public enum Intake {
     ) -> Examination {
         if JobID.isProducerTemporary(rawName) { return .ignore }
         let directory = layout.directory(.queued)
-        guard let id = JobID.id(fromFileName: rawName) else {
+        if let slash = rawName.lastIndex(of: UInt8(ascii: "/")),
+            JobID.isProducerTemporary(Array(rawName[(slash + 1)...]))
+        {
+            return .ignore
+        }
+        guard let id = JobID.reference(fromRelativeName: rawName) else {
             let status = try? FileSystem.statusNotFollowing(directory: directory, rawName: rawName)
             guard let status else { return .ignore }
             if let name = String(validating: rawName, as: UTF8.self), name.hasSuffix(JobID.fileExtension) {
                 let id = String(name.dropLast(JobID.fileExtension.count))
-                return .reject("invalid job id: \(JobID.problem(with: id) ?? "unknown reason")")
+                return .reject("invalid job id: \(JobID.referenceProblem(with: id) ?? "unknown reason")")
             }
             return .reject(
                 "not a job file: \(status.kindDescription) whose name does not end in .json "
@@ -83,7 +88,7 @@ public enum Intake {
         do { bytes = try fd.readAll(limit: limit, path: path) } catch { return .reject(reason(error)) }
         do {
             let record = try JobRecord(parsing: bytes, path: layout.relative(path))
-            if !knownTypes.contains(record.type) { return .reject(unknownTypeReason(record.type)) }
+            if !knownTypes.contains(record.handlerType) { return .reject(unknownTypeReason(record.handlerType)) }
             return .job(
                 IndexEntry(
                     id: id, type: record.type, priority: record.priority,

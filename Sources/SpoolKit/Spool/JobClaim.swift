@@ -62,7 +62,7 @@ extension JobStore {
 
         let processingPath = layout.jobPath(id, in: .processing)
         do {
-            try FileSystem.renameNoReplace(path, to: processingPath)
+            try renameIntoState(path, to: processingPath, id: id)
         } catch  where error.isNotFound {
             return .gone
         } catch  where error.isAlreadyExists {
@@ -97,10 +97,10 @@ extension JobStore {
                 reason: "duplicate id: a job \(id) already exists in \(state.rawValue)/", shownAs: shownPath)
             return .rejected
         }
-        if !knownTypes.contains(record.type) {
+        if !knownTypes.contains(record.handlerType) {
             _ = reject(
                 directory: processingDirectory, rawName: rawName,
-                reason: Intake.unknownTypeReason(record.type), shownAs: shownPath)
+                reason: Intake.unknownTypeReason(record.handlerType), shownAs: shownPath)
             return .rejected
         }
         keepDescriptor = true
@@ -136,7 +136,7 @@ extension JobStore {
         record.attempts += 1
         if record.fields["createdAt"] == nil { record.set("createdAt", .string(Timestamp.format(claimed.arrivedAt))) }
         record.set("startedAt", .string(Timestamp.format(now)))
-        for key in ["finishedAt", "exitCode", "signal", "error", "notBefore"] { record.set(key, nil) }
+        for key in ["finishedAt", "exitCode", "signal", "error", "notBefore", "records"] { record.set(key, nil) }
         record.set("progress", JSONValue(0))
         if let processor { record.set("processor", processor.recordValue) }
         defer { claimed.claimLock.close() }

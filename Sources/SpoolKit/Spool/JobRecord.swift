@@ -43,6 +43,9 @@ public struct JobRecord: Sendable, Equatable {
         if let limits = fields["limits"] {
             do { _ = try ResourceLimits(parsing: limits, name: "limits") } catch { return error.message }
         }
+        if let batch = fields["batch"] {
+            do { _ = try BatchSpecification(parsing: batch, payload: fields["payload"]) } catch { return error.message }
+        }
         return nil
     }
 

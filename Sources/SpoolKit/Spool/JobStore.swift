@@ -49,14 +49,14 @@ public final class JobStore: Sendable {
         let source = layout.jobPath(id, in: .processing)
         let target = layout.jobPath(id, in: state)
         do {
-            try FileSystem.renameNoReplace(source, to: target)
+            try renameIntoState(source, to: target, id: id)
             return state
         } catch  where error.isNotFound {
             // Someone (recovery, or a retransmitted rename on NFS) already completed this move.
             if FileSystem.exists(target) { return state }
             throw error
         } catch  where error.isAlreadyExists {
-            let stem = JobID.rejectedStem(for: Array(id.utf8))
+            let stem = JobID.rejectedStem(for: Array(id.utf8))  // flat: a clashing child leaves its batch
             record.status = JobState.failed.rawValue
             record.set("error", .string("could not move to \(state.rawValue)/: a job with id \(id) is already there"))
             try rewriteProcessing(id, record)
@@ -65,6 +65,17 @@ public final class JobStore: Sendable {
                 layout, id: id, .error,
                 "\(state.rawValue)/\(id).json already exists; this copy was kept as failed/\(stem).json")
             return .failed
+        }
+    }
+
+    /// Renames a job file into a state directory without replacing anything. A child's batch
+    /// subdirectory there is made on first use (and again if it was removed meanwhile).
+    func renameIntoState(_ source: String, to target: String, id: String) throws(SystemError) {
+        do {
+            try FileSystem.renameNoReplace(source, to: target)
+        } catch  where error.isNotFound && JobID.parent(of: id) != nil && FileSystem.exists(source) {
+            try FileSystem.makeDirectory(FileSystem.directoryName(of: target))
+            try FileSystem.renameNoReplace(source, to: target)
         }
     }
 
@@ -77,15 +88,19 @@ public final class JobStore: Sendable {
     public func reject(directory: String, rawName: [UInt8], reason: String, shownAs: String? = nil) -> String? {
         let shownPath = shownAs ?? (layout.relative(directory) + "/" + DirectoryEntry.printable(rawName))
         // Keep the file's own name only when no other job has that id: one id, one job.
-        var stem = JobID.id(fromFileName: rawName) ?? JobID.rejectedStem(for: rawName)
+        // A child keeps its place in its batch (failed/PARENT/CHILD.json), so the parent counts it.
+        var stem = JobID.reference(fromRelativeName: rawName) ?? JobID.rejectedStem(for: rawName)
         let sourceState = JobState.allCases.first { layout.directory($0) == directory }
         if existingState(of: stem, excluding: sourceState) != nil { stem = JobID.rejectedStem(for: rawName) }
         for _ in 0..<3 {
             let target = layout.directory(.failed) + "/" + stem + ".json"
             do {
+                if let parent = JobID.parent(of: stem) {
+                    try FileSystem.makeDirectory(layout.batchDirectory(parent, in: .failed))
+                }
                 try FileSystem.renameNoReplace(directory: directory, rawName: rawName, to: target)
                 JobLog.append(layout, id: stem, .error, "rejected \(shownPath): \(reason)")
-                let movedNote = JobID.id(fromFileName: rawName) == stem ? "" : " (kept as failed/\(stem).json)"
+                let movedNote = JobID.reference(fromRelativeName: rawName) == stem ? "" : " (kept as failed/\(stem).json)"
                 Diagnostics.warn("rejected \(shownPath): \(reason)\(movedNote)")
                 return stem
             } catch  where error.isAlreadyExists {
@@ -104,7 +119,7 @@ public final class JobStore: Sendable {
 
     /// Where the job with this id is, searching every state directory.
     public func locate(_ id: String) throws(SpoolError) -> (state: JobState, path: String) {
-        try JobID.validate(id)
+        try JobID.validateReference(id)
         for state in JobState.allCases {
             let path = layout.jobPath(id, in: state)
             if FileSystem.exists(path) { return (state, path) }

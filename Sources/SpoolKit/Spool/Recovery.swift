@@ -35,13 +35,23 @@ extension JobStore {
         defer { recoveryLock.close() }
         guard let entries = try? FileSystem.listDirectory(directory) else { return pass }
         var liveness = ProcessorLiveness(layout: layout, ownName: processor?.name)
+        var ids: [String] = []
         for entry in entries {
+            if entry.kindHint == .directory, let parent = QueueWatcher.batchDirectoryName(entry.rawName) {
+                // A batch subdirectory: its children are recovered like any job.
+                let children = (try? FileSystem.listDirectory(layout.batchDirectory(parent, in: .processing))) ?? []
+                ids += children.compactMap { JobID.id(fromFileName: $0.rawName).map { parent + "/" + $0 } }
+                continue
+            }
             guard let id = JobID.id(fromFileName: entry.rawName) else {
                 if !JobID.isProducerTemporary(entry.rawName) {
                     reject(directory: directory, rawName: entry.rawName, reason: "it is not a job file of this spool")
                 }
                 continue
             }
+            ids.append(id)
+        }
+        for id in ids {
             switch recoverOne(id, liveness: &liveness) {
             case .recovered(let state): pass.moved.append((id, state))
             case .awaitingOrphanedHandlers: pass.awaitingOrphanedHandlers += 1
@@ -87,6 +97,8 @@ extension JobStore {
                 reason: "found in processing/ but unreadable: \(Intake.reason(error))")
             return .recovered(.failed)
         }
+        // A parent waiting for its children belongs to its tree, not to a processor.
+        if record.status == BatchStatus.waitingForChildren { return .ownedByLiveProcessor }
         if let owner = record.processorName, liveness.isAlive(owner) {
             return liveness.isOrphanedOnThisHost(owner) ? .awaitingOrphanedHandlers : .ownedByLiveProcessor
         }
@@ -144,10 +156,17 @@ extension JobStore {
         for entry in entries {
             guard let name = entry.name, name.hasSuffix(".tmp") else { continue }
             let path = directory + "/" + name
-            guard let status = try? FileSystem.statusNotFollowing(path), status.kind == .regular,
+            guard let status = try? FileSystem.statusNotFollowing(path),
+                status.kind == .regular || status.kind == .directory,
                 now - Double(status.modificationTimeNanoseconds) / 1e9 > Self.staleTemporaryAge
             else { continue }
-            if (try? FileSystem.unlink(path)) != nil { removed += 1 }
+            if status.kind == .directory {
+                // A split that a dead processor never published: its children were not run.
+                FileSystem.removeShallowTree(path)
+                if !FileSystem.exists(path) { removed += 1 }
+            } else if (try? FileSystem.unlink(path)) != nil {
+                removed += 1
+            }
         }
         return removed
     }

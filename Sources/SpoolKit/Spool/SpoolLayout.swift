@@ -27,7 +27,11 @@ public struct SpoolLayout: Sendable, Equatable {
         ]
     }
 
+    /// `STATE/ID.json`; for a child id `PARENT/CHILD`, `STATE/PARENT/CHILD.json`.
     public func jobPath(_ id: String, in state: JobState) -> String { directory(state) + "/" + id + ".json" }
+
+    /// The subdirectory of a state directory that holds a parent's children there.
+    public func batchDirectory(_ parent: String, in state: JobState) -> String { directory(state) + "/" + parent }
 
     /// The result file's path relative to the root, as recorded in the job's `result` field.
     public func relativeResultPath(_ id: String) -> String { "results/" + id + ".out" }
@@ -37,7 +41,8 @@ public struct SpoolLayout: Sendable, Equatable {
     /// A fresh staging path, unique to this process and call: pid, start time and a counter.
     /// (Random names cost one getrandom(2) per character: measured 30 system calls per job.)
     public func temporaryPath(_ label: String) -> String {
-        temporaryDirectory + "/" + label + "." + TemporaryNames.processPrefix + "."
+        // A child's id has a slash; staging names are flat.
+        temporaryDirectory + "/" + label.replacingOccurrences(of: "/", with: "+") + "." + TemporaryNames.processPrefix + "."
             + String(TemporaryNames.counter.add(1, ordering: .relaxed).newValue) + ".tmp"
     }
 

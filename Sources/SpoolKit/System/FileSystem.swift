@@ -65,6 +65,34 @@ public enum FileSystem {
         }
     }
 
+    /// The directory part of a path (everything before its last '/').
+    static func directoryName(of path: String) -> String {
+        guard let slash = path.utf8.lastIndex(of: UInt8(ascii: "/")) else { return "." }
+        return String(path[..<slash])
+    }
+
+    /// Renames a directory to a name that must not exist yet: renameat2(RENAME_NOREPLACE), or,
+    /// where the file system lacks it (link() cannot stand in for directories), a check and a
+    /// plain rename — callers hold the claim that makes them the only one publishing this name.
+    static func renameDirectoryNoReplace(_ source: String, to target: String) throws(SystemError) {
+        switch retryingInterrupts({ spool_rename_noreplace(AT_FDCWD, source, AT_FDCWD, target) }) {
+        case .success: return
+        case .failure(let code) where code == EINVAL || code == ENOSYS:
+            if exists(target) { throw SystemError("rename", path: source, secondPath: target, code: EEXIST) }
+            try rename(source, to: target)
+        case .failure(let code):
+            throw SystemError("rename", path: source, secondPath: target, code: code)
+        }
+    }
+
+    /// Removes a directory and the files directly in it (a staging directory); best effort.
+    static func removeShallowTree(_ path: String) {
+        for entry in (try? listDirectory(path)) ?? [] {
+            _ = FileSystem.rawPath(path, entry.rawName).withUnsafeBufferPointer { Glibc.unlink($0.baseAddress!) }
+        }
+        _ = Glibc.rmdir(path)
+    }
+
     /// Removes an empty directory (rmdir(2)).
     static func removeDirectory(_ path: String) throws(SystemError) {
         _ = try retryingInterrupts { Glibc.rmdir(path) }.orThrow("remove directory", path: path)

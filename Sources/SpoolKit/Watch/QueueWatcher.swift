@@ -2,6 +2,9 @@
 /// IN_CREATE for entries that are never closed after writing: links, FIFOs, directories), a
 /// full rescan as the truth — at start, on IN_Q_OVERFLOW, when the directory was replaced, and
 /// on a slow timer. Without inotify (`--poll`, NFS), the rescan alone.
+///
+/// A subdirectory of `queued/` named like a job id holds a parent's child batch jobs: it is
+/// watched too, from the moment it appears, and its entries are reported as `PARENT/NAME`.
 // Used by the watcher thread only, except `wake()`, which touches nothing but the immutable pipe.
 final class QueueWatcher: @unchecked Sendable {
     /// What the watcher saw since the last call.
@@ -18,6 +21,10 @@ final class QueueWatcher: @unchecked Sendable {
     private let inotify: Inotify?
     private var watch: Int32?
     private var controlWatch: Int32?
+    /// Watches on batch subdirectories, by watch descriptor: the parent id each one belongs to.
+    private var batchWatches: [Int32: String] = [:]
+    private var batchWatchByParent: [String: Int32] = [:]
+    private var warnedAboutWatchLimit = false
     private let wakePipe: (read: FileDescriptor, write: FileDescriptor)
 
     /// `useInotify: false` is poll mode.
@@ -91,19 +98,24 @@ final class QueueWatcher: @unchecked Sendable {
                 } else if event.isOverflow {
                     changes.needsRescan = true
                     changes.controlChanged = true
-                } else if event.isOverflow {
-                    changes.needsRescan = true
+                } else if let parent = batchWatches[event.watch] {
+                    if event.watchEnded {
+                        // A batch directory moved away keeps its watch: drop it.
+                        inotify.removeWatch(event.watch)
+                        forgetBatchWatch(event.watch, parent: parent)
+                    } else if arrivalNeedsLook(event, in: directory + "/" + parent) {
+                        changes.names.append(Array((parent + "/").utf8) + event.rawName)
+                    }
+                } else if event.watch != watch {
+                    // The last events of a batch watch already dropped (IN_IGNORED after IN_DELETE_SELF).
+                    continue
                 } else if event.watchEnded {
                     watch = nil
                     changes.needsRescan = true
-                } else if event.mask & Inotify.createdMask != 0 && !event.isDirectory {
-                    // A regular file being written in place: wait for IN_CLOSE_WRITE. Symbolic and
-                    // hard links, FIFOs and sockets never get one, so they are looked at now.
-                    let status = try? FileSystem.statusNotFollowing(directory: directory, rawName: event.rawName)
-                    if let status, status.kind != .regular || status.linkCount > 1 {
-                        changes.names.append(event.rawName)
-                    }
-                } else {
+                } else if event.isDirectory, let parent = Self.batchDirectoryName(event.rawName) {
+                    // A batch published (or created) in queued/: watch it, then list what it holds.
+                    changes.names += scanBatch(parent)
+                } else if arrivalNeedsLook(event, in: directory) {
                     changes.names.append(event.rawName)
                 }
             }
@@ -111,8 +123,72 @@ final class QueueWatcher: @unchecked Sendable {
         return changes
     }
 
-    /// Every entry of the directory (the truth that events only hint at).
+    /// Whether an event names an entry to examine now. A regular file being written in place
+    /// waits for IN_CLOSE_WRITE; symbolic and hard links, FIFOs and sockets never get one, so
+    /// they are looked at on IN_CREATE.
+    private func arrivalNeedsLook(_ event: InotifyEvent, in directory: String) -> Bool {
+        guard event.mask & Inotify.createdMask != 0 else { return true }
+        if event.isDirectory { return true }
+        let status = try? FileSystem.statusNotFollowing(directory: directory, rawName: event.rawName)
+        guard let status else { return false }
+        return status.kind != .regular || status.linkCount > 1
+    }
+
+    /// Every entry of the directory, and of each batch subdirectory as `PARENT/NAME` (the
+    /// truth that events only hint at). Batch subdirectories get their watches here too.
     func scan() -> [[UInt8]] {
-        ((try? FileSystem.listDirectory(directory)) ?? []).map(\.rawName)
+        var names: [[UInt8]] = []
+        var present = Set<String>()
+        for entry in (try? FileSystem.listDirectory(directory)) ?? [] {
+            if entry.kindHint == .directory || entry.kindHint == nil,
+                let parent = Self.batchDirectoryName(entry.rawName),
+                (try? FileSystem.statusNotFollowing(directory + "/" + parent))?.kind == .directory
+            {
+                present.insert(parent)
+                names += scanBatch(parent)
+            } else {
+                names.append(entry.rawName)
+            }
+        }
+        for (parent, watch) in batchWatchByParent where !present.contains(parent) {
+            inotify?.removeWatch(watch)
+            forgetBatchWatch(watch, parent: parent)
+        }
+        return names
+    }
+
+    /// The parent id a subdirectory of `queued/` belongs to, when its name makes it a batch
+    /// directory: a valid job id not ending in `.json` (a directory named like a job file is
+    /// bad input, rejected as such).
+    static func batchDirectoryName(_ rawName: [UInt8]) -> String? {
+        guard !rawName.ends(with: Array(JobID.fileExtension.utf8)),
+            let name = String(validating: rawName, as: UTF8.self), JobID.isValid(name)
+        else { return nil }
+        return name
+    }
+
+    /// Watches a batch subdirectory (once) and lists it: entries as `PARENT/NAME`.
+    private func scanBatch(_ parent: String) -> [[UInt8]] {
+        let path = directory + "/" + parent
+        if let inotify, batchWatchByParent[parent] == nil {
+            do {
+                let watch = try inotify.addWatch(path)
+                batchWatches[watch] = parent
+                batchWatchByParent[parent] = watch
+            } catch {
+                // Past fs.inotify.max_user_watches the rescan timer still finds every child.
+                if !warnedAboutWatchLimit {
+                    Diagnostics.warn("cannot watch \(path) (\(error)); its jobs are found by rescans")
+                    warnedAboutWatchLimit = true
+                }
+            }
+        }
+        let prefix = Array((parent + "/").utf8)
+        return ((try? FileSystem.listDirectory(path)) ?? []).map { prefix + $0.rawName }
+    }
+
+    private func forgetBatchWatch(_ watch: Int32, parent: String) {
+        batchWatches[watch] = nil
+        if batchWatchByParent[parent] == watch { batchWatchByParent[parent] = nil }
     }
 }

@@ -1,0 +1,50 @@
+import Synchronization
+
+/// A processor's side of batches: after a child finishes, its parent is settled at once when
+/// that may end it (no child left unfinished, or a failure under `fail`/`failFast`), and
+/// otherwise marked for a progress update, written at most every `updateInterval` seconds per
+/// parent (a parent's record can be large: its list of items).
+final class BatchMonitor: Sendable {
+    static let updateInterval = 2.0
+
+    private let store: JobStore
+    /// Parents with children finished since their last update: when each was last updated.
+    private let pending = Mutex<[String: Double]>([:])
+    private let lastUpdated = Mutex<[String: Double]>([:])
+
+    init(store: JobStore) { self.store = store }
+
+    /// A child of `parent` has moved to `state` (terminal). Runs on the worker that moved it.
+    func childFinished(parent: String, state: JobState) {
+        let tree = BatchTree(layout: store.layout, parent: parent)
+        if state != .done || !tree.hasUnfinishedChildren() {
+            settle(parent)
+        } else {
+            pending.withLock { $0[parent] = $0[parent] ?? ProcessInfoLite.monotonicNow() }
+        }
+    }
+
+    /// Whether some parent waits for a progress update.
+    var hasPending: Bool { pending.withLock { !$0.isEmpty } }
+
+    /// Updates parents whose last update is older than the interval. Runs on the watcher thread.
+    func updateDue() {
+        let now = ProcessInfoLite.monotonicNow()
+        let due: [String] = pending.withLock { pending in
+            let ready = pending.keys.filter { parent in
+                now - (lastUpdated.withLock { $0[parent] } ?? 0) >= Self.updateInterval
+            }
+            for parent in ready { pending[parent] = nil }
+            return ready
+        }
+        for parent in due { settle(parent) }
+    }
+
+    private func settle(_ parent: String) {
+        lastUpdated.withLock { $0[parent] = ProcessInfoLite.monotonicNow() }
+        if store.settleParent(parent) != nil {
+            lastUpdated.withLock { $0[parent] = nil }
+            pending.withLock { $0[parent] = nil }
+        }
+    }
+}
