@@ -13,6 +13,8 @@ enum CancelCommand: Command {
         control/; the processor running it (whoever started it) stops the handler's process group
         (SIGTERM, then SIGKILL after killGrace) and moves the job to cancelled/. A request made while
         no processor runs is applied when one starts. A finished job cannot be cancelled (exit 65).
+        A parent's cancel reaches every unfinished child; the parent moves to cancelled/ once none
+        is left running.
         """
 
     static func run(_ arguments: ParsedArguments) throws(SpoolError) -> Int32 {
@@ -25,6 +27,9 @@ enum CancelCommand: Command {
                 Output.line("\(id): cancelled")
             case .requested(let path):
                 Output.line("\(id): running; cancel requested (\(store.layout.relative(path)))")
+                pending.append(id)
+            case .cancellingChildren(let running):
+                Output.line("\(id): waiting children cancelled; \(running.count) running child job(s) asked to stop")
                 pending.append(id)
             }
         }

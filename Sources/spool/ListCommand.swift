@@ -38,7 +38,15 @@ enum ListCommand: Command {
         for job in jobs {
             let record = job.record
             let info: String
-            if let error = job.error {
+            if let record, record.isParent, let children = record.fields["children"]?.objectValue,
+                job.state == .processing
+            {
+                // A parent waiting for its children (counts as of its last update).
+                let count = { (name: String) in children[name]?.intValue ?? 0 }
+                info =
+                    "batch of \(record.childCount ?? 0): \(count("done")) done, \(count("failed")) failed, "
+                    + "\(count("running")) running, \(count("queued") + count("held")) waiting"
+            } else if let error = job.error {
                 info = error
             } else if job.state == .queued, let notBefore = record?.fields["notBefore"]?.stringValue {
                 info = "next attempt at " + notBefore

@@ -5,6 +5,14 @@ enum ShowCommand: Command {
     static let synopsis = "ID [--json]"
     static let summary = "show one job: its state, record, result and the end of its log"
     static let options: [OptionSpec] = [.flag("json", "print the record as JSON, with id and state")]
+    static let details = """
+        For a parent, also its children: counts by state, record counts, a progress bar on a
+        terminal, and a table of every child (PARENT/0001 ...), all read from the batch
+        directories at that moment. A child is shown with its id, PARENT/NUMBER.
+        """
+
+    /// Longer field values are cut here in the text view (a parent's list of items can be huge).
+    static let longestValue = 160
 
     static func run(_ arguments: ParsedArguments) throws(SpoolError) -> Int32 {
         guard arguments.positionals.count == 1 else { throw .usage("spool show: name one job id") }
@@ -14,8 +22,19 @@ enum ShowCommand: Command {
         let location = try store.locate(id)
         let listing = JobListing(spool: spool)
         let job = listing.summary(id: id, state: location.state)
+        let batch = job.record.flatMap { record in
+            record.isParent && record.childCount != nil ? BatchView(spool: spool, id: id, record: record) : nil
+        }
         if arguments.has("json") {
-            Output.line(JSONWriter.string(job.jsonValue, pretty: true))
+            var value = job.jsonValue
+            if let batch, case .object(var object) = value {
+                object["children"] = batch.progress.childrenValue
+                object["records"] = batch.progress.recordsValue
+                object["progress"] = JSONValue(batch.progress.percent)
+                object["childJobs"] = .array(batch.children.map(BatchView.jsonValue))
+                value = .object(object)
+            }
+            Output.line(JSONWriter.string(value, pretty: true))
             return ExitCode.success
         }
         Output.line("id:         \(id)")
@@ -24,15 +43,76 @@ enum ShowCommand: Command {
         if let problem = job.problem { Output.line("problem:    \(problem)") }
         if let record = job.record {
             for (key, value) in record.fields.members {
-                let text = value.stringValue ?? JSONWriter.string(value)
+                if batch != nil && ["children", "records", "progress"].contains(key) { continue }
+                var text = value.stringValue ?? JSONWriter.preview(value, maximumBytes: longestValue).text
+                if text.utf8.count >= longestValue {
+                    text = String(text.prefix(longestValue)) + "… (--json shows all)"
+                }
                 Output.line((key + ":").padding(toLength: 12) + text)
             }
         }
+        batch?.print(terminal: Output.isTerminal)
         let log = listing.logLines(id)
         if !log.isEmpty {
             Output.line("log (\(spool.layout.relative(spool.layout.logPath(id))), last lines):")
             for line in log.suffix(10) { Output.line("  " + line) }
         }
         return ExitCode.success
+    }
+}
+
+/// A parent's children, read from the tree for `show`.
+struct BatchView {
+    let progress: BatchProgress
+    let children: [BatchChild]
+
+    init(spool: Spool, id: String, record: JobRecord) {
+        let tree = BatchTree(layout: spool.layout, parent: id)
+        children = tree.readChildren(sizeLimit: max(spool.configuration.maximumJobBytes, 64 * 1024 * 1024))
+        progress = BatchProgress(childCount: record.childCount ?? children.count, children: children)
+    }
+
+    static func jsonValue(_ child: BatchChild) -> JSONValue {
+        let counts = child.counts
+        var object = JSONObject([
+            ("id", .string(child.id)), ("state", .string(child.state.displayName)),
+            ("attempts", JSONValue(child.record?.attempts ?? 0)), ("total", JSONValue(counts.total)),
+            ("processed", JSONValue(counts.processed)), ("succeeded", JSONValue(counts.succeeded)),
+            ("failed", JSONValue(counts.failed)),
+        ])
+        if let error = child.record?.error { object["error"] = .string(error) }
+        return .object(object)
+    }
+
+    func print(terminal: Bool) {
+        let states = JobState.allCases.map { "\($0.displayName) \(progress.count($0))" }.joined(separator: "  ")
+        Output.line("children:   \(progress.childCount): " + states)
+        Output.line(
+            "records:    \(progress.processed) of \(progress.total) processed: \(progress.succeeded) succeeded, "
+                + "\(progress.failed) failed")
+        if terminal {
+            let width = 40
+            let filled = progress.percent * width / 100
+            Output.line(
+                "progress:   [" + String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled)
+                    + "] \(progress.percent)%")
+        } else {
+            Output.line("progress:   \(progress.percent)%")
+        }
+        guard !children.isEmpty else { return }
+        let idWidth = max(6, (children.map(\.id.count).max() ?? 5) + 1)
+        Output.line(
+            "CHILD".padding(toLength: idWidth) + "STATE".padding(toLength: 10) + "TRY".padding(toLength: 4)
+                + "RECORDS".padding(toLength: 14) + "INFO")
+        for child in children {
+            let counts = child.counts
+            let info =
+                child.record?.error ?? child.record?.fields["finishedAt"]?.stringValue
+                ?? (child.record == nil ? "not a readable job" : "")
+            Output.line(
+                child.id.padding(toLength: idWidth) + child.state.displayName.padding(toLength: 10)
+                    + String(child.record?.attempts ?? 0).padding(toLength: 4)
+                    + "\(counts.processed)/\(counts.total)".padding(toLength: 14) + info)
+        }
     }
 }

@@ -3,7 +3,8 @@ import SpoolKit
 enum SubmitCommand: Command {
     static let name = "submit"
     static let synopsis =
-        "FILE... | --type TYPE [--payload JSON]  [--priority P] [--timeout S] [--max-attempts N] [--id ID]"
+        "FILE... | --type TYPE [--payload JSON] [--items-from FILE [--batch-size N] ...]  [--priority P] "
+        + "[--timeout S] [--max-attempts N] [--id ID]"
     static let summary = "queue jobs durably and print their ids"
     static let options: [OptionSpec] = [
         .value("type", "TYPE", "the job's type (selects the handler)"),
@@ -12,12 +13,21 @@ enum SubmitCommand: Command {
         .value("timeout", "SECONDS", "a per-job timeout (may only lower the type's)"),
         .value("max-attempts", "N", "attempts before the job fails"),
         .value("id", "ID", "use this id instead of a fresh one (fails if it exists)"),
+        .value("items-from", "FILE", "make a parent job: split the items in FILE (a JSON array, or one per line)"),
+        .value("batch-size", "N", "with --items-from: items per child job (default 400)"),
+        .value("items-field", "NAME", "with --items-from: the payload field that holds the items (default items)"),
+        .value("child-type", "TYPE", "with --items-from: the children's type (default: the parent's)"),
+        .value("on-child-failure", "POLICY", "with --items-from: complete (default), fail or failFast"),
     ]
     static let details = """
         FILE is a job file (JSON with at least "type"); '-' reads one from standard input. Each job
         gets a fresh, unique, time-ordered id unless --id is given. The job is written under tmp/,
         fsynced, renamed into queued/ without replacing anything, and queued/ is fsynced: when the
         id is printed, the job survives a crash or power cut.
+
+        With --items-from, the job is a parent: the processor splits the items into child jobs of
+        --batch-size items each (queued/ID/0001.json, ...) and the parent's outcome is derived
+        from its children (see docs/BATCHES.md).
         """
 
     static func run(_ arguments: ParsedArguments) throws(SpoolError) -> Int32 {
@@ -37,10 +47,13 @@ enum SubmitCommand: Command {
             } else {
                 fields["payload"] = .object(JSONObject())
             }
+            if let itemsFile = arguments.value("items-from") {
+                try makeParent(&fields, itemsFile: itemsFile, arguments)
+            }
             records.append((JobRecord(fields: fields), "the submitted job"))
         } else {
-            if arguments.value("payload") != nil {
-                throw .usage("spool submit: --payload goes with --type; a job file carries its own payload")
+            if arguments.value("payload") != nil || arguments.value("items-from") != nil {
+                throw .usage("spool submit: --payload and --items-from go with --type; a job file carries its own")
             }
             guard !arguments.positionals.isEmpty else {
                 throw .usage("spool submit: name job files, or give --type TYPE (see 'spool submit --help')")
@@ -61,9 +74,9 @@ enum SubmitCommand: Command {
             if let timeout = try arguments.seconds("timeout") { record.set("timeout", JSONValue(timeout)) }
             if let attempts = try arguments.integer("max-attempts") { record.set("maxAttempts", JSONValue(attempts)) }
             if let problem = record.validationProblem() { throw .invalidJob(path: source, reason: problem) }
-            if !store.knownTypes.contains(record.type) {
+            if !store.knownTypes.contains(record.handlerType) {
                 throw .invalidJob(
-                    path: source, reason: "unknown type \"\(record.type)\": no handler for it in spool.json")
+                    path: source, reason: "unknown type \"\(record.handlerType)\": no handler for it in spool.json")
             }
             // A file copied from done/ or failed/ re-runs as a new job: the processor's status is
             // its own to write.
@@ -72,6 +85,48 @@ enum SubmitCommand: Command {
             Output.line(id)
         }
         return ExitCode.success
+    }
+}
+
+extension SubmitCommand {
+    /// Turns `fields` into a parent: the items of FILE in its payload, and a `batch` section.
+    static func makeParent(_ fields: inout JSONObject, itemsFile: String, _ arguments: ParsedArguments)
+        throws(SpoolError)
+    {
+        let bytes = itemsFile == "-" ? StandardInput.readAll() : try FileSystemAccess.read(itemsFile)
+        let items: [JSONValue]
+        let firstByte = bytes.first { ![0x20, 0x09, 0x0A, 0x0D].contains($0) }
+        if firstByte == UInt8(ascii: "[") {
+            let value: JSONValue
+            do { value = try JSONParser.parse(bytes) } catch {
+                throw .invalidJob(path: itemsFile, reason: "not a valid JSON array: \(error)")
+            }
+            guard let array = value.arrayValue else {
+                throw .invalidJob(path: itemsFile, reason: "expected a JSON array of items, not \(value.kindName)")
+            }
+            items = array
+        } else {
+            // One item a line; blank lines skipped, spaces and tabs around an item trimmed.
+            items = bytes.split(separator: 0x0A).compactMap { line in
+                let isSpace = { (byte: UInt8) in byte == 0x20 || byte == 0x09 || byte == 0x0D }
+                guard let first = line.firstIndex(where: { !isSpace($0) }),
+                    let last = line.lastIndex(where: { !isSpace($0) })
+                else { return nil }
+                return JSONValue.string(String(decoding: line[first...last], as: UTF8.self))
+            }
+        }
+        let field = arguments.value("items-field") ?? "items"
+        var payload = fields["payload"]?.objectValue ?? JSONObject()
+        guard fields["payload"] == nil || fields["payload"]?.objectValue != nil else {
+            throw .usage("spool submit: with --items-from, --payload must be a JSON object")
+        }
+        payload[field] = .array(items)
+        fields["payload"] = .object(payload)
+        var batch = JSONObject([("items", .string(field))])
+        if let size = try arguments.integer("batch-size") { batch["size"] = JSONValue(size) }
+        if let type = arguments.value("child-type") { batch["childType"] = .string(type) }
+        if let policy = arguments.value("on-child-failure") { batch["onChildFailure"] = .string(policy) }
+        fields["batch"] = .object(batch)
     }
 }
 

@@ -179,6 +179,7 @@ final class TestSpool: @unchecked Sendable {
     /// trusted; jobs never choose commands).
     static func shellHandler(_ script: String, extra: String = "") -> String {
         let escaped = script.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+            .replacingOccurrences(of: "\n", with: "\\n")
         return "{\"command\": [\"/bin/sh\", \"-c\", \"\(escaped)\"]\(extra.isEmpty ? "" : ", " + extra)}"
     }
 

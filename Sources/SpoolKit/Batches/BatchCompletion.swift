@@ -47,7 +47,7 @@ extension JobStore {
         let tree = BatchTree(layout: layout, parent: id)
         let sizeLimit = max(spool.configuration.maximumJobBytes, 64 * 1024 * 1024)
         let childCount = parent.record.childCount ?? 0
-        var progress = tree.progress(childCount: childCount, sizeLimit: sizeLimit)
+        var progress = tree.progress(childCount: childCount, sizeLimit: sizeLimit, cache: childCounts)
         let policy = parent.record.batch?.onChildFailure ?? .complete
         let cancel = Self.parentCancelRequest(parent.record)
         if progress.unfinished > 0 && (cancel != nil || (policy == .failFast && progress.count(.failed) > 0)) {
@@ -58,7 +58,7 @@ extension JobStore {
                     requestedAt: Timestamp.now(),
                     reason: "batch job \(progress.children[.failed]!.first!) failed and the parent is failFast")
             cancelUnfinishedChildren(of: id, progress: progress, request: request)
-            progress = tree.progress(childCount: childCount, sizeLimit: sizeLimit)
+            progress = tree.progress(childCount: childCount, sizeLimit: sizeLimit, cache: childCounts)
         }
         parent.record.set("children", progress.childrenValue)
         parent.record.set("records", progress.recordsValue)
@@ -138,12 +138,13 @@ extension JobStore {
             layout, id: id, level,
             "all \(progress.childCount) child job(s) finished: \(progress.count(.done)) done, "
                 + "\(failed.count) failed, \(cancelled.count) cancelled → \(target.rawValue)/")
+        // The emptied batch directories go first, so that whoever sees the parent finished sees
+        // no trace of it in the waiting states.
+        for state in [JobState.queued, .held, .processing] {
+            try? FileSystem.removeDirectory(layout.batchDirectory(id, in: state))
+        }
         do {
-            let final = try move(id, to: target, record: record)
-            for state in [JobState.queued, .held, .processing] {
-                try? FileSystem.removeDirectory(layout.batchDirectory(id, in: state))
-            }
-            return final
+            return try move(id, to: target, record: record)
         } catch {
             Diagnostics.warn("could not move parent job \(id) to \(target.rawValue)/: \(error)")
             return nil

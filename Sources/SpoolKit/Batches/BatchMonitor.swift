@@ -3,9 +3,15 @@ import Synchronization
 /// A processor's side of batches: after a child finishes, its parent is settled at once when
 /// that may end it (no child left unfinished, or a failure under `fail`/`failFast`), and
 /// otherwise marked for a progress update, written at most every `updateInterval` seconds per
-/// parent (a parent's record can be large: its list of items).
+/// parent, and more rarely for large parents: every 2 s per MiB of the parent's file (its list
+/// of items is rewritten with it), so the updates cost about the same whatever the size.
 final class BatchMonitor: Sendable {
     static let updateInterval = 2.0
+
+    /// Seconds between progress updates of a parent whose file is `bytes` long.
+    static func updateInterval(forParentOf bytes: Int) -> Double {
+        max(updateInterval, updateInterval * Double(bytes) / (1024 * 1024))
+    }
 
     private let store: JobStore
     /// Parents with children finished since their last update: when each was last updated.
@@ -32,7 +38,8 @@ final class BatchMonitor: Sendable {
         let now = ProcessInfoLite.monotonicNow()
         let due: [String] = pending.withLock { pending in
             let ready = pending.keys.filter { parent in
-                now - (lastUpdated.withLock { $0[parent] } ?? 0) >= Self.updateInterval
+                let size = (try? FileSystem.statusNotFollowing(store.layout.jobPath(parent, in: .processing)))?.size ?? 0
+                return now - (lastUpdated.withLock { $0[parent] } ?? 0) >= Self.updateInterval(forParentOf: size)
             }
             for parent in ready { pending[parent] = nil }
             return ready

@@ -16,6 +16,7 @@ extension JobStore {
     /// `waiting-children` and the tree decides its outcome (`settleParent`).
     func split(_ claimed: ClaimedJob) {
         let id = claimed.id
+        let began = ProcessInfoLite.monotonicNow()
         var record = claimed.record
         var locked = true
         // Closed once, before settling: flock is per open file, and settleParent takes it anew.
@@ -42,7 +43,8 @@ extension JobStore {
                 JobLog.append(
                     layout, id: id, .info,
                     "split \(items.count) item(s) of payload.\(specification.itemsField) into \(count) child "
-                        + "job(s) of up to \(specification.size) → queued/\(id)/")
+                        + "job(s) of up to \(specification.size) in "
+                        + "\(JobRunner.seconds(ProcessInfoLite.monotonicNow() - began)) → queued/\(id)/")
             } else {
                 JobLog.append(layout, id: id, .info, "children were published before a restart; not split again")
             }

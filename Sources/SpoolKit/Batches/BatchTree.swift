@@ -1,3 +1,5 @@
+import Synchronization
+
 /// A parent's children as the directories hold them: `STATE/PARENT/CHILD.json` for each state.
 /// Everything the spool says about a batch is derived from this tree, so it cannot drift.
 public struct BatchTree: Sendable {
@@ -22,38 +24,106 @@ public struct BatchTree: Sendable {
         return result
     }
 
-    /// Whether any child is queued, held or running. Cheap: three directory listings.
+    /// Whether any child is queued, held or running. Cheap: reads each directory only until
+    /// its first child (a full listing per finished child would cost O(children²) per batch).
     public func hasUnfinishedChildren() -> Bool {
-        [JobState.queued, .held, .processing].contains { !children(in: $0).isEmpty }
+        [JobState.queued, .processing, .held].contains { state in
+            FileSystem.directoryContains(layout.batchDirectory(parent, in: state)) { JobID.id(fromFileName: $0) != nil }
+        }
     }
 
-    /// Sums of what the children report: the census plus record counts, read from every child.
-    public func progress(childCount: Int, sizeLimit: Int) -> BatchProgress {
-        var progress = BatchProgress(childCount: childCount, children: census())
-        for (state, ids) in progress.children {
+    /// Every child with its state and record, in batch order (each file read once).
+    public func readChildren(sizeLimit: Int) -> [BatchChild] {
+        var result: [BatchChild] = []
+        for (state, ids) in census() {
             for id in ids {
-                guard let bytes = try? FileSystem.readFile(layout.jobPath(id, in: state), limit: sizeLimit),
-                    let record = try? JobRecord(parsing: bytes, path: id)
-                else { continue }
-                let counts = ChildRecordCounts(record: record, state: state)
-                progress.total += counts.total
-                progress.processed += counts.processed
-                progress.succeeded += counts.succeeded
-                progress.failed += counts.failed
+                let record = (try? FileSystem.readFile(layout.jobPath(id, in: state), limit: sizeLimit))
+                    .flatMap { try? JobRecord(parsing: $0, path: id) }
+                result.append(BatchChild(id: id, state: state, record: record))
             }
         }
-        return progress
+        return result.sorted { $0.id < $1.id }
+    }
+
+    /// Sums of what the children report: the census plus record counts. A child is read only
+    /// when `cache` has not seen its file as it is now (same inode, size and change time), so
+    /// settling a parent again costs a stat per child, not a parse.
+    public func progress(childCount: Int, sizeLimit: Int, cache: ChildCountsCache? = nil) -> BatchProgress {
+        var children: [(id: String, state: JobState, counts: ChildRecordCounts)] = []
+        for (state, ids) in census() {
+            for id in ids {
+                let path = layout.jobPath(id, in: state)
+                guard let status = try? FileSystem.statusNotFollowing(path) else { continue }
+                let key = ChildCountsCache.Key(
+                    path: path, inode: status.inode, size: status.size, changed: status.changeTimeNanoseconds)
+                if let counts = cache?.counts(for: key) {
+                    children.append((id, state, counts))
+                    continue
+                }
+                let record = (try? FileSystem.readFile(path, limit: sizeLimit))
+                    .flatMap { try? JobRecord(parsing: $0, path: id) }
+                let counts = record.map { ChildRecordCounts(record: $0, state: state) } ?? ChildRecordCounts()
+                cache?.store(counts, for: key)
+                children.append((id, state, counts))
+            }
+        }
+        return BatchProgress(childCount: childCount, counted: children)
+    }
+}
+
+/// Record counts of child files already read, by file identity: a child's file is replaced
+/// (new inode or change time) whenever its record changes, so an entry never goes stale.
+public final class ChildCountsCache: Sendable {
+    struct Key: Hashable {
+        let path: String
+        let inode: UInt64
+        let size: Int
+        let changed: Int64
+    }
+
+    private let entries = Mutex<[String: (Key, ChildRecordCounts)]>([:])
+
+    public init() {}
+
+    func counts(for key: Key) -> ChildRecordCounts? {
+        entries.withLock { entries in
+            guard let (stored, counts) = entries[key.path], stored == key else { return nil }
+            return counts
+        }
+    }
+
+    func store(_ counts: ChildRecordCounts, for key: Key) {
+        entries.withLock { entries in
+            // Bounded: a processor working through many batches forgets the old ones.
+            if entries.count > 200_000 { entries.removeAll() }
+            entries[key.path] = (key, counts)
+        }
+    }
+}
+
+/// One child as the tree holds it.
+public struct BatchChild: Sendable {
+    public let id: String
+    public let state: JobState
+    /// Nil when the file is not a readable job (bad input kept in its batch).
+    public let record: JobRecord?
+
+    /// Its record counts: reported, or its whole batch when it succeeded without reporting.
+    public var counts: ChildRecordCounts {
+        record.map { ChildRecordCounts(record: $0, state: state) } ?? ChildRecordCounts()
     }
 }
 
 /// What one child contributes to its parent's record counts: what its handler reported through
 /// the progress protocol (`processed N succeeded N failed N`), else, for a child that succeeded
 /// without reporting, its whole batch as processed and succeeded.
-struct ChildRecordCounts {
-    var total = 0
-    var processed = 0
-    var succeeded = 0
-    var failed = 0
+public struct ChildRecordCounts: Sendable {
+    public var total = 0
+    public var processed = 0
+    public var succeeded = 0
+    public var failed = 0
+
+    init() {}
 
     init(record: JobRecord, state: JobState) {
         let size = record.fields["batchSize"]?.intValue ?? 0
@@ -81,9 +151,23 @@ public struct BatchProgress: Sendable, Equatable {
     public var succeeded = 0
     public var failed = 0
 
-    public init(childCount: Int, children: [JobState: [String]]) {
+    public init(childCount: Int, children: [BatchChild]) {
+        self.init(childCount: childCount, counted: children.map { ($0.id, $0.state, $0.counts) })
+    }
+
+    init(childCount: Int, counted children: [(id: String, state: JobState, counts: ChildRecordCounts)]) {
         self.childCount = childCount
-        self.children = children
+        var byState: [JobState: [String]] = [:]
+        for state in JobState.allCases { byState[state] = [] }
+        for child in children.sorted(by: { $0.id < $1.id }) {
+            byState[child.state, default: []].append(child.id)
+            let counts = child.counts
+            total += counts.total
+            processed += counts.processed
+            succeeded += counts.succeeded
+            failed += counts.failed
+        }
+        self.children = byState
     }
 
     public func count(_ state: JobState) -> Int { children[state]?.count ?? 0 }

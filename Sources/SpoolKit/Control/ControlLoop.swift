@@ -47,7 +47,10 @@ struct ControlLoop {
                 Diagnostics.warn("could not cancel job \(id): \(error)")
             }
         case .processing:
-            _ = running.requestStop(of: id, .cancel(request))
+            if !running.requestStop(of: id, .cancel(request)), store.cancelWaitingParent(id, request) != nil {
+                // A parent: its children carry the cancel from here.
+                ControlFiles.remove(request)
+            }
         case .cancelled:
             ControlFiles.remove(request)
         case .done, .failed:

@@ -32,7 +32,7 @@ public struct CancelRequest: Sendable, Equatable {
 
     init?(_ value: JSONValue, path: String) {
         guard let object = value.objectValue, object["action"]?.stringValue == "cancel",
-            let id = object["id"]?.stringValue, JobID.isValid(id)
+            let id = object["id"]?.stringValue, JobID.referenceProblem(with: id) == nil
         else { return nil }
         self.init(
             jobID: id, requestedBy: object["requestedBy"]?.stringValue ?? "unknown",
@@ -51,7 +51,9 @@ public enum ControlFiles {
 
     /// Writes a cancel request durably and returns its path.
     static func writeCancel(_ request: CancelRequest, layout: SpoolLayout) throws(SpoolError) -> String {
-        let path = layout.controlDirectory + "/" + cancelPrefix + request.jobID + "-" + JobID.randomSuffix(8) + ".json"
+        // A child's id has a slash; the file name shows it as '+' (the request holds the id).
+        let name = request.jobID.replacingOccurrences(of: "/", with: "+")
+        let path = layout.controlDirectory + "/" + cancelPrefix + name + "-" + JobID.randomSuffix(8) + ".json"
         try publish(JSONWriter.write(request.jsonValue), to: path, layout: layout)
         return path
     }

@@ -2,6 +2,9 @@
 public enum CancelOutcome: Sendable, Equatable {
     /// The job was waiting (queued or held) and is now in `cancelled/`.
     case cancelled
+    /// A parent waiting for its children: its queued and held children are cancelled, these
+    /// running ones are asked to stop, and it moves to `cancelled/` once they have.
+    case cancellingChildren(running: [String])
     /// The job is running: a request was left in `control/` for the processor running it, which
     /// stops the handler's process group and moves the job to `cancelled/`.
     case requested(path: String)
@@ -45,7 +48,7 @@ extension JobStore {
             throw error
         }
         do {
-            try FileSystem.renameNoReplace(path, to: layout.jobPath(id, in: .processing))
+            try renameIntoState(path, to: layout.jobPath(id, in: .processing), id: id)
         } catch {
             fd.close()
             if error.isNotFound { return nil }
@@ -78,6 +81,9 @@ extension JobStore {
                 JobLog.append(layout, id: id, .warning, request.sentence + " → cancelled/")
                 return .cancelled
             case .processing:
+                if let running = cancelWaitingParent(id, request) {
+                    return running.isEmpty ? .cancelled : .cancellingChildren(running: running)
+                }
                 let path = try ControlFiles.writeCancel(request, layout: layout)
                 return .requested(path: path)
             case .done, .failed, .cancelled:
@@ -103,6 +109,10 @@ extension JobStore {
     /// `history`.
     public func retry(_ id: String, by user: String) throws(SpoolError) {
         let (state, path) = try locate(id)
+        if JobID.parent(of: id) == nil, state.isTerminal, isParentRecord(path) {
+            _ = try retryParent(id, from: state, by: user)
+            return
+        }
         guard state == .failed || state == .cancelled else {
             throw .invalidJob(
                 path: layout.relative(path),
@@ -128,15 +138,31 @@ extension JobStore {
         record.set("notBefore", nil)
         try settle(taken, to: .queued, record: record)
         JobLog.append(layout, id: id, .info, "retried by \(user) (was \(state.rawValue)) → queued/")
+        // A child retried on its own brings its finished parent back to wait for it.
+        if let parent = JobID.parent(of: id), let (parentState, _) = try? locate(parent), parentState.isTerminal {
+            try? reopenParent(parent, from: parentState, by: user)
+        }
+    }
+
+    /// Whether the job file at `path` is a parent (carries a `batch` section).
+    func isParentRecord(_ path: String) -> Bool {
+        let limit = max(spool.configuration.maximumJobBytes, 64 * 1024 * 1024)
+        guard let bytes = try? FileSystem.readFile(path, limit: limit),
+            let record = try? JobRecord(parsing: bytes, path: path)
+        else { return false }
+        return record.isParent && record.childCount != nil
     }
 
     /// Holds a queued job in `held/`, where no processor claims it.
+    /// A parent waiting for its children holds every queued child instead.
     public func hold(_ id: String, by user: String) throws(SpoolError) {
+        if changeHoldOfChildren(id, hold: true, by: user) != nil { return }
         try moveWaiting(id, from: .queued, to: .held, verb: "held", by: user)
     }
 
-    /// Releases a held job back to `queued/`.
+    /// Releases a held job back to `queued/`; for a waiting parent, every held child.
     public func release(_ id: String, by user: String) throws(SpoolError) {
+        if changeHoldOfChildren(id, hold: false, by: user) != nil { return }
         try moveWaiting(id, from: .held, to: .queued, verb: "released", by: user)
     }
 

@@ -123,6 +123,29 @@ public struct JSONParser {
 
     private mutating func parseString() throws(JSONParseError) -> String {
         position += 1  // opening quote
+        // Most strings have no escapes: validate and make them in one piece (scalar by scalar
+        // costs several times more on large records).
+        var end = position
+        var ascii = true
+        while end < bytes.count {
+            let byte = bytes[end]
+            if byte == UInt8(ascii: "\"") {
+                let start = position
+                let text = bytes.withUnsafeBufferPointer { buffer -> String? in
+                    let run = UnsafeBufferPointer(rebasing: buffer[start..<end])
+                    // ASCII cannot be invalid; anything else is validated (nil: the slow path says where).
+                    return ascii ? String(decoding: run, as: UTF8.self) : String(validating: run, as: UTF8.self)
+                }
+                if let text {
+                    position = end + 1
+                    return text
+                }
+                break
+            }
+            if byte == UInt8(ascii: "\\") || byte < 0x20 { break }
+            if byte >= 0x80 { ascii = false }
+            end += 1
+        }
         var scalars = String.UnicodeScalarView()
         var runStart = position
         while true {

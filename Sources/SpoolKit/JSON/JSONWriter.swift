@@ -1,5 +1,5 @@
-/// Serialises a `JSONValue` to UTF-8: pretty (two-space indent, one member per line) for files a
-/// person reads with `cat`, or compact for one-line output.
+/// Serialises a `JSONValue` to UTF-8: pretty (two-space indent, one member per line, an array of
+/// plain values on one line) for files a person reads with `cat`, or compact for one-line output.
 public enum JSONWriter {
     public static func write(_ value: JSONValue, pretty: Bool = true) -> [UInt8] {
         var output: [UInt8] = []
@@ -13,7 +13,17 @@ public enum JSONWriter {
         String(decoding: write(value, pretty: pretty), as: UTF8.self)
     }
 
-    private static func append(_ value: JSONValue, to output: inout [UInt8], indent: Int?) {
+    /// The compact text of `value` cut after about `maximumBytes` bytes (without writing the
+    /// rest: a parent's list of items can be megabytes), and whether it was cut.
+    public static func preview(_ value: JSONValue, maximumBytes: Int) -> (text: String, truncated: Bool) {
+        var output: [UInt8] = []
+        append(value, to: &output, indent: nil, limit: maximumBytes)
+        let truncated = output.count > maximumBytes
+        return (String(decoding: output.prefix(maximumBytes), as: UTF8.self), truncated)
+    }
+
+    private static func append(_ value: JSONValue, to output: inout [UInt8], indent: Int?, limit: Int = .max) {
+        guard output.count <= limit else { return }
         switch value {
         case .null: output.append(contentsOf: "null".utf8)
         case .bool(let flag): output.append(contentsOf: (flag ? "true" : "false").utf8)
@@ -25,10 +35,19 @@ public enum JSONWriter {
                 return
             }
             output.append(UInt8(ascii: "["))
+            if indent != nil && values.allSatisfy(\.isScalar) {
+                // A list of ids or numbers stays one line: short files, quick to read and write.
+                for (index, element) in values.enumerated() {
+                    if index > 0 { output.append(contentsOf: ", ".utf8) }
+                    append(element, to: &output, indent: nil, limit: limit)
+                }
+                output.append(UInt8(ascii: "]"))
+                return
+            }
             for (index, element) in values.enumerated() {
                 if index > 0 { output.append(UInt8(ascii: ",")) }
                 newline(&output, indent.map { $0 + 1 })
-                append(element, to: &output, indent: indent.map { $0 + 1 })
+                append(element, to: &output, indent: indent.map { $0 + 1 }, limit: limit)
             }
             newline(&output, indent)
             output.append(UInt8(ascii: "]"))
@@ -44,7 +63,7 @@ public enum JSONWriter {
                 appendString(member.key, to: &output)
                 output.append(UInt8(ascii: ":"))
                 if indent != nil { output.append(UInt8(ascii: " ")) }
-                append(member.value, to: &output, indent: indent.map { $0 + 1 })
+                append(member.value, to: &output, indent: indent.map { $0 + 1 }, limit: limit)
             }
             newline(&output, indent)
             output.append(UInt8(ascii: "}"))
@@ -73,5 +92,15 @@ public enum JSONWriter {
             }
         }
         output.append(UInt8(ascii: "\""))
+    }
+}
+
+extension JSONValue {
+    /// Neither an array nor an object.
+    var isScalar: Bool {
+        switch self {
+        case .array, .object: return false
+        case .null, .bool, .number, .string: return true
+        }
     }
 }

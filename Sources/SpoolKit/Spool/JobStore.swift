@@ -11,6 +11,8 @@ public final class JobStore: Sendable {
     public let processor: ProcessorIdentity?
     /// Types with a handler: those in spool.json plus in-process handlers of an embedding program.
     public let knownTypes: Set<String>
+    /// Record counts of child batch jobs already read, for settling parents again cheaply.
+    let childCounts = ChildCountsCache()
 
     public var layout: SpoolLayout { spool.layout }
 

@@ -84,6 +84,20 @@ extension FileSystem {
         }
     }
 
+    /// Whether a directory has an entry whose raw name `matches`, reading only until the first
+    /// one; false when the directory cannot be read (or does not exist).
+    static func directoryContains(_ path: String, where matches: ([UInt8]) -> Bool) -> Bool {
+        guard let stream = opendir(path) else { return false }
+        defer { closedir(stream) }
+        while let entry = readdir(stream) {
+            let rawName: [UInt8] = withUnsafeBytes(of: &entry.pointee.d_name) { buffer in
+                Array(buffer.prefix { $0 != 0 })
+            }
+            if rawName != [0x2e] && rawName != [0x2e, 0x2e] && matches(rawName) { return true }
+        }
+        return false
+    }
+
     /// A NUL-terminated path of `directory` + "/" + raw name bytes.
     static func rawPath(_ directory: String, _ rawName: [UInt8]) -> [CChar] {
         var bytes = Array(directory.utf8)
