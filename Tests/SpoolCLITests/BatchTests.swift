@@ -66,6 +66,10 @@ struct BatchTests {
         // The parent never ran a handler; nothing is left in the waiting states.
         #expect(parent["attempts"] == nil)
         #expect(spool.names(in: "queued").isEmpty && spool.names(in: "processing").isEmpty)
+        // Purging the parent takes its children, their results and logs with it.
+        #expect(try spool.spool(["purge", "--state", "done", "--older-than", "0"]).status == 0)
+        #expect(spool.names(in: "done").isEmpty && spool.names(in: "results").isEmpty)
+        #expect(spool.names(in: "logs").isEmpty)
     }
 
     @Test("all children succeed: the parent is done with summed counts; two fail: completed with their ids")

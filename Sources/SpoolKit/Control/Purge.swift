@@ -48,7 +48,7 @@ extension JobStore {
                 if let type = rule.type, summary.type != type { continue }
                 guard let age = age(of: summary, now: now), age >= rule.olderThan else { continue }
                 if !dryRun {
-                    guard remove(id, from: state) else { continue }
+                    guard remove(id, from: state, withChildren: summary.record?.isParent == true) else { continue }
                     if purged.count % batchSize == batchSize - 1 { ProcessInfoLite.sleep(seconds: pause) }
                 }
                 purged.append(PurgedJob(id: id, state: state, age: age))
@@ -67,8 +67,9 @@ extension JobStore {
         return now - Double(status.modificationTimeNanoseconds) / 1e9
     }
 
-    /// Removes a finished job, its result and its log, holding its lock like a claim.
-    private func remove(_ id: String, from state: JobState) -> Bool {
+    /// Removes a finished job, its result and its log, holding its lock like a claim; for a
+    /// parent, its finished children too, with their results and logs.
+    private func remove(_ id: String, from state: JobState, withChildren: Bool) -> Bool {
         let path = layout.jobPath(id, in: state)
         guard let entry = try? FileSystem.statusNotFollowing(path) else { return false }
         if entry.kind == .regular {
@@ -85,6 +86,13 @@ extension JobStore {
         }
         try? FileSystem.unlinkIfPresent(layout.resultPath(id))
         try? FileSystem.unlinkIfPresent(layout.logPath(id))
+        if withChildren {
+            for childState in JobState.allCases where childState.isTerminal {
+                FileSystem.removeShallowTree(layout.batchDirectory(id, in: childState))
+            }
+            FileSystem.removeShallowTree(layout.resultsDirectory + "/" + id)
+            FileSystem.removeShallowTree(layout.logsDirectory + "/" + id)
+        }
         return true
     }
 }
