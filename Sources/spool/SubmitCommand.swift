@@ -78,6 +78,7 @@ enum SubmitCommand: Command {
                 throw .invalidJob(
                     path: source, reason: "unknown type \"\(record.handlerType)\": no handler for it in spool.json")
             }
+            try store.checkDependenciesExist(record, source: source)
             // A file copied from done/ or failed/ re-runs as a new job: the processor's status is
             // its own to write.
             record.set("status", nil)

@@ -37,7 +37,7 @@ struct ControlLoop {
             return
         }
         switch state {
-        case .queued, .held:
+        case .queued, .held, .waiting:
             do {
                 guard let taken = try store.take(id, from: state) else { return }
                 try store.settle(taken, to: .cancelled, record: JobStore.cancelledRecord(taken.record, request))

@@ -75,7 +75,7 @@ extension JobStore {
         for _ in 0..<5 {
             let (state, _) = try locate(id)
             switch state {
-            case .queued, .held:
+            case .queued, .held, .waiting:
                 guard let taken = try take(id, from: state) else { continue }
                 try settle(taken, to: .cancelled, record: Self.cancelledRecord(taken.record, request))
                 JobLog.append(layout, id: id, .warning, request.sentence + " → cancelled/")

@@ -34,6 +34,8 @@ final class JobRunner: Sendable {
             return
         case .claimed(let job): claimed = job
         }
+        // A job whose dependencies have not finished waits for them in waiting/.
+        if !claimed.record.dependencies.isEmpty, store.parkIfWaiting(claimed) { return }
         // A parent is never run by a handler: it is split into its children.
         if claimed.record.isParent {
             store.split(claimed)

@@ -72,6 +72,10 @@ public final class SpoolProcessor: Sendable {
         }
         settleParents(of: recovered, store)
         store.settleWaitingParents()
+        store.settleAllWaiters()
+        let schedules = ScheduleRunner(store: store)
+        if !schedules.schedules.isEmpty { schedules.fireDue() }
+        var nextSchedule = schedules.nextDue(after: ProcessInfoLite.now())
         if recovered.awaitingOrphanedHandlers > 0 {
             Diagnostics.info(
                 "\(recovered.awaitingOrphanedHandlers) job(s) of a stopped processor still have running handlers; "
@@ -107,12 +111,17 @@ public final class SpoolProcessor: Sendable {
             if intake.hasUnsettled { timeout = min(timeout, 0.5) }
             if options.drain { timeout = min(timeout, 0.05) }
             if batches.hasPending { timeout = min(timeout, BatchMonitor.updateInterval / 2) }
+            if let nextSchedule { timeout = min(timeout, max(0, nextSchedule - ProcessInfoLite.now()) + 0.001) }
             let changes = watcher.waitForChanges(timeout: timeout)
             if stopRequested.load(ordering: .sequentiallyConsistent) { break }
             intake.examine(changes.names)
             intake.retryUnsettled()
             if changes.controlChanged { control.apply() }
             batches.updateDue()
+            if let due = nextSchedule, ProcessInfoLite.now() >= due {
+                schedules.fireDue()
+                nextSchedule = schedules.nextDue(after: ProcessInfoLite.now())
+            }
             var rescan = changes.needsRescan || ProcessInfoLite.monotonicNow() >= nextRescan
             if options.pollInterval == nil && !watcher.isWatching {
                 rescan = watcher.rewatch() || rescan
@@ -139,6 +148,11 @@ public final class SpoolProcessor: Sendable {
                 summary.withLock { $0.recovered += pass.moved.count }
                 settleParents(of: pass, store)
                 store.settleWaitingParents()
+                store.settleAllWaiters()
+                if !schedules.schedules.isEmpty {
+                    schedules.fireDue()
+                    nextSchedule = schedules.nextDue(after: ProcessInfoLite.now())
+                }
                 store.removeStaleTemporaries()
                 applyRetention(store)
                 control.apply()

@@ -1,6 +1,7 @@
 /// Job ids and the naming rules of the spool's directories.
 ///
-/// A job id is 1 to 128 bytes of ASCII letters, digits, `.`, `_` and `-`, not starting with `.`.
+/// A job id is 1 to 128 bytes of ASCII letters, digits, `.`, `_`, `-` and `@`, not starting with
+/// `.` (`@` joins a schedule's name and its slot, `daily-report@20261123T053000Z`).
 /// A job file is `ID.json`. Names that start with `.` or end in `.tmp` / `.part` belong to
 /// producers still writing (rsync, editors, scripts) and are never touched.
 public enum JobID {
@@ -17,7 +18,7 @@ public enum JobID {
             let shown =
                 byte >= 0x20 && byte < 0x7f
                 ? "'\(Character(Unicode.Scalar(byte)))'" : "byte 0x\(String(format2hex: byte))"
-            return "it contains \(shown) (allowed: letters, digits, '.', '_', '-')"
+            return "it contains \(shown) (allowed: letters, digits, '.', '_', '-', '@')"
         }
         return nil
     }
@@ -33,7 +34,8 @@ public enum JobID {
     static func isAllowed(_ byte: UInt8) -> Bool {
         switch byte {
         case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-            UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "-"):
+            UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "-"),
+            UInt8(ascii: "@"):
             return true
         default:
             return false

@@ -43,6 +43,7 @@ public struct JobRecord: Sendable, Equatable {
         if let limits = fields["limits"] {
             do { _ = try ResourceLimits(parsing: limits, name: "limits") } catch { return error.message }
         }
+        if let problem = dependencyProblem() { return problem }
         if let batch = fields["batch"] {
             do { _ = try BatchSpecification(parsing: batch, payload: fields["payload"]) } catch { return error.message }
         }

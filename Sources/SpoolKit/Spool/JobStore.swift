@@ -48,10 +48,14 @@ public final class JobStore: Sendable {
         var record = record
         record.status = state == .processing ? "running" : state.rawValue
         try rewriteProcessing(id, record)
+        // Before the rename: a crash after it would leave no one to make the dependents, while
+        // recovery completes this move (and calls this again) if the crash comes first.
+        if state == .done || state == .failed { createDependents(of: id, record: record, state: state) }
         let source = layout.jobPath(id, in: .processing)
         let target = layout.jobPath(id, in: state)
         do {
             try renameIntoState(source, to: target, id: id)
+            if state.isTerminal { releaseWaiters(of: id) }
             return state
         } catch  where error.isNotFound {
             // Someone (recovery, or a retransmitted rename on NFS) already completed this move.

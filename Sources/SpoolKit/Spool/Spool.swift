@@ -18,6 +18,10 @@ public struct Spool: Sendable {
         guard FileSystem.exists(layout.configurationPath) else {
             throw .notASpool(path: path, reason: "it has no spool.json")
         }
+        // Directories that later versions added are made when an older spool is opened.
+        for directory in layout.directoriesAddedLater where !FileSystem.exists(directory) {
+            try? FileSystem.makeDirectory(directory)
+        }
         for directory in layout.allDirectories {
             let status: FileStatus?
             do { status = try FileSystem.statusNotFollowing(directory) } catch { throw .system(error) }
@@ -37,7 +41,11 @@ public struct Spool: Sendable {
         do {
             try FileSystem.makeDirectory(path)
             let layout = SpoolLayout(root: try FileSystem.canonicalPath(path))
-            for directory in layout.allDirectories { try FileSystem.makeDirectory(directory) }
+            // Directories that later versions added are made when an older spool is opened.
+        for directory in layout.directoriesAddedLater where !FileSystem.exists(directory) {
+            try? FileSystem.makeDirectory(directory)
+        }
+        for directory in layout.allDirectories { try FileSystem.makeDirectory(directory) }
             if !FileSystem.exists(layout.configurationPath) {
                 try FileSystem.writeAtomically(
                     Array(SpoolConfiguration.initialFileContents.utf8), to: layout.configurationPath, durable: true)

@@ -69,6 +69,10 @@ public struct SpoolConfiguration: Sendable, Equatable {
     /// Finished jobs older than this (seconds, per state) are purged automatically by processors.
     public var retention: [JobState: Double] = [:]
     public var handlers: [String: HandlerConfiguration] = [:]
+    /// Cron schedules, by name (`schedules`).
+    public var schedules: [Schedule] = []
+    /// Type-level dependency rules (`rules`).
+    public var rules: [DependencyRule] = []
 
     public init() {}
 
@@ -90,6 +94,9 @@ public struct SpoolConfiguration: Sendable, Equatable {
         let root: JSONValue
         do { root = try JSONParser.parse(bytes) } catch { throw fail("malformed JSON: \(error)") }
         guard let object = root.objectValue else { throw fail("the top level must be a JSON object") }
+        // Read after the handlers, whatever the order of the keys: they name handler types.
+        var scheduleTable: JSONValue?
+        var ruleList: JSONValue?
         for (key, value) in object.members {
             switch key {
             case "workers": workers = try Self.positiveInteger(value, key, fail)
@@ -120,11 +127,25 @@ public struct SpoolConfiguration: Sendable, Equatable {
                 for (type, entry) in table.members {
                     handlers[type] = try Self.handler(type, entry, fail)
                 }
+            case "schedules": scheduleTable = value
+            case "rules": ruleList = value
             default:
                 throw fail(
                     "unknown key \"\(key)\" (known: workers, maxJobBytes, rescanInterval, killGrace, shutdownGrace, "
-                        + "backoff, maxDeferrals, retention, handlers)")
+                        + "backoff, maxDeferrals, retention, handlers, schedules, rules)")
             }
+        }
+        let types = Set(handlers.keys)
+        if let scheduleTable {
+            guard let table = scheduleTable.objectValue else { throw fail("\"schedules\" must be an object") }
+            for (name, entry) in table.members {
+                do { schedules.append(try Schedule(name: name, parsing: entry, knownTypes: types)) } catch {
+                    throw fail(error.message)
+                }
+            }
+        }
+        if let ruleList {
+            do { rules = try DependencyRule.parseRules(ruleList, knownTypes: types) } catch { throw fail(error.message) }
         }
     }
 

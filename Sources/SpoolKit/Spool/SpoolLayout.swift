@@ -20,12 +20,21 @@ public struct SpoolLayout: Sendable, Equatable {
 
     public func directory(_ state: JobState) -> String { root + "/" + state.rawValue }
 
+    /// Markers of finished dependencies, for dependent jobs made exactly once (`deps/`).
+    public var dependenciesDirectory: String { root + "/deps" }
+    /// What each schedule last fired (`schedules/NAME.last`).
+    public var schedulesDirectory: String { root + "/schedules" }
+
     /// Every directory a spool has; `spool init` creates them, every command checks them.
     public var allDirectories: [String] {
         JobState.allCases.map(directory) + [
             temporaryDirectory, resultsDirectory, logsDirectory, processorsDirectory, controlDirectory,
+            dependenciesDirectory, schedulesDirectory,
         ]
     }
+
+    /// Directories that spools made by earlier versions lack; opening a spool creates them.
+    var directoriesAddedLater: [String] { [directory(.waiting), dependenciesDirectory, schedulesDirectory] }
 
     /// `STATE/ID.json`; for a child id `PARENT/CHILD`, `STATE/PARENT/CHILD.json`.
     public func jobPath(_ id: String, in state: JobState) -> String { directory(state) + "/" + id + ".json" }

@@ -16,21 +16,7 @@ extension JobStore {
         if bytes.count > spool.configuration.maximumJobBytes {
             throw .fileTooLarge(path: "the submitted job", limit: spool.configuration.maximumJobBytes)
         }
-        let temporary = layout.temporaryPath("submit")
-        do throws(SystemError) {
-            let fd = try FileSystem.createExclusive(temporary)
-            do {
-                try fd.writeAll(bytes, path: temporary)
-                try fd.sync(path: temporary)
-                fd.close()
-            } catch {
-                fd.close()
-                try? FileSystem.unlinkIfPresent(temporary)
-                throw error
-            }
-        } catch {
-            throw .system(error)
-        }
+        let temporary = try stageDurably(bytes, label: "submit")
         defer { try? FileSystem.unlinkIfPresent(temporary) }
         for _ in 0..<10 {
             let id = requestedID ?? JobID.generate()
@@ -45,5 +31,51 @@ extension JobStore {
             }
         }
         throw .system(SystemError("publish", path: temporary, code: ErrnoCode.alreadyExists))
+    }
+}
+
+extension JobStore {
+    /// Writes bytes to a new file under tmp/ and fsyncs it; returns its path.
+    func stageDurably(_ bytes: [UInt8], label: String) throws(SpoolError) -> String {
+        let temporary = layout.temporaryPath(label)
+        do throws(SystemError) {
+            let fd = try FileSystem.createExclusive(temporary)
+            do {
+                try fd.writeAll(bytes, path: temporary)
+                try fd.sync(path: temporary)
+                fd.close()
+            } catch {
+                fd.close()
+                try? FileSystem.unlinkIfPresent(temporary)
+                throw error
+            }
+        } catch {
+            throw .system(error)
+        }
+        return temporary
+    }
+
+    /// Publishes a job under a deterministic id unless a job with that id exists in any state:
+    /// the way dependents and scheduled jobs are made exactly once, however many processors race
+    /// to make them. The states are searched in the order jobs move through them, so a job
+    /// moving on is seen; one moving back to `queued/` meets the no-replace publish there.
+    /// Durable like `submit`. Returns true when this call created the job.
+    public func publishOnce(_ record: JobRecord, id: String) throws(SpoolError) -> Bool {
+        try JobID.validate(id)
+        let order: [JobState] = [.queued, .waiting, .held, .processing, .done, .failed, .cancelled]
+        if order.contains(where: { FileSystem.exists(layout.jobPath(id, in: $0)) }) { return false }
+        var record = record
+        if record.fields["createdAt"] == nil { record.set("createdAt", .string(Timestamp.now())) }
+        let temporary = try stageDurably(record.serialized(), label: "publish")
+        defer { try? FileSystem.unlinkIfPresent(temporary) }
+        do {
+            try FileSystem.renameNoReplace(temporary, to: layout.jobPath(id, in: .queued))
+            try FileSystem.syncDirectory(layout.directory(.queued))
+            return true
+        } catch  where error.isAlreadyExists {
+            return false
+        } catch {
+            throw .system(error)
+        }
     }
 }
