@@ -56,7 +56,7 @@ enum ListCommand: Command {
             let shownID = job.id.count > idWidth ? String(job.id.prefix(idWidth - 1)) + "…" : job.id
             var line = shownID.padding(toLength: idWidth)
             line += job.state.displayName.padding(toLength: 10)
-            line += String((job.type ?? "?").prefix(12)).padding(toLength: 12)
+            line += String((job.type ?? "?").prefix(11)).padding(toLength: 12)
             line += String(record?.priority ?? 0).padding(toLength: 4)
             line += String(record?.attempts ?? 0).padding(toLength: 4)
             line += (record?.progress.map { "\($0)%" } ?? "-").padding(toLength: 5)

@@ -160,4 +160,20 @@ struct DependencyTests {
         try Self.drain(spool)
         #expect(try spool.record("orphan", in: "failed")["error"] as? String == "dependency ghost does not exist")
     }
+
+    @Test("the schedules example loads, lists its schedules, and its report → summary chain runs")
+    func schedulesExample() throws {
+        let spool = try TestSpool(configuration: "{}")
+        let example = ExamplesTests.repository.appendingPathComponent("examples/schedules").path
+        try FileManager.default.removeItem(atPath: spool.root + "/spool.json")
+        try FileManager.default.copyItem(atPath: example + "/spool.json", toPath: spool.root + "/spool.json")
+        let schedules = try spool.spool(["schedules"])
+        #expect(schedules.status == 0)
+        #expect(schedules.standardOutput.contains("daily-report: 0 30 5 * * ? (Europe/Berlin, catchUp latest)"))
+        #expect(schedules.standardOutput.contains("system-scheduler: 0 */2 * * * ? (UTC, catchUp none)"))
+        #expect(try spool.spool(["submit", example + "/daily-report.json", "--id", "daily-report@manual"]).status == 0)
+        try Self.drain(spool)
+        #expect(spool.jobIDs(in: "done") == ["daily-report@manual", "daily-summary@2026-11-23"])
+        #expect(spool.contents("results/daily-summary@2026-11-23.out") == "daily summary: daily-summary@2026-11-23\n")
+    }
 }

@@ -60,10 +60,13 @@ extension JobStore {
             cancelUnfinishedChildren(of: id, progress: progress, request: request)
             progress = tree.progress(childCount: childCount, sizeLimit: sizeLimit, cache: childCounts)
         }
+        let before = parent.record
         parent.record.set("children", progress.childrenValue)
         parent.record.set("records", progress.recordsValue)
         parent.record.set("progress", JSONValue(progress.percent))
         guard progress.unfinished == 0 else {
+            // A large parent is rewritten whole: not when nothing changed.
+            guard parent.record != before else { return nil }
             do { try rewriteProcessing(id, parent.record) } catch {
                 Diagnostics.warn("could not record the progress of parent job \(id): \(error)")
             }
@@ -109,11 +112,17 @@ extension JobStore {
         _ parent: inout LockedParent, progress: BatchProgress, policy: ChildFailurePolicy, cancel: CancelRequest?
     ) -> JobState? {
         let id = parent.id
-        let failed = progress.children[.failed] ?? []
+        let failed = (progress.children[.failed] ?? []) + progress.missing
         let cancelled = progress.children[.cancelled] ?? []
         var record = parent.record
         let target: JobState
         var summary: String? = nil
+        if !progress.missing.isEmpty {
+            JobLog.append(
+                layout, id: id, .error,
+                "child job(s) missing from every state directory, counted as failed: "
+                    + progress.missing.joined(separator: ", "))
+        }
         if !failed.isEmpty {
             summary = "\(failed.count) out of \(progress.childCount) batch jobs failed"
             if !cancelled.isEmpty { summary! += ", \(cancelled.count) cancelled" }

@@ -54,16 +54,18 @@ extension JobStore {
                 path: layout.relative(layout.jobPath(id, in: state)),
                 reason: "every child of this parent succeeded; there is nothing to retry")
         }
-        try reopenParent(id, from: state, by: user)
+        // Children first, then the parent: a parent waiting again before all of them are back
+        // in queued/ could be settled (and finished) by the rest still being in failed/.
         var requeued: [String] = []
         for child in children.sorted() {
             do {
-                try retry(child, by: user)
+                try requeue(child, by: user)
                 requeued.append(child)
             } catch {
                 Diagnostics.warn("could not retry child job \(child): \(error)")
             }
         }
+        try reopenParent(id, from: state, by: user)
         JobLog.append(layout, id: id, .info, "retried by \(user): \(requeued.count) child job(s) queued again")
         settleParent(id)
         return requeued

@@ -21,9 +21,12 @@ final class BatchMonitor: Sendable {
     init(store: JobStore) { self.store = store }
 
     /// A child of `parent` has moved to `state` (terminal). Runs on the worker that moved it.
-    func childFinished(parent: String, state: JobState) {
+    /// The parent is settled at once when this may end it, or when a failFast child failed;
+    /// otherwise at the next progress update.
+    func childFinished(parent: String, state: JobState, record: JobRecord) {
         let tree = BatchTree(layout: store.layout, parent: parent)
-        if state != .done || !tree.hasUnfinishedChildren() {
+        let failFast = record.fields["onChildFailure"]?.stringValue == ChildFailurePolicy.failFast.rawValue
+        if (state != .done && failFast) || !tree.hasUnfinishedChildren() {
             settle(parent)
         } else {
             pending.withLock { $0[parent] = $0[parent] ?? ProcessInfoLite.monotonicNow() }

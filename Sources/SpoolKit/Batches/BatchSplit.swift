@@ -37,6 +37,14 @@ extension JobStore {
         }
         let count = (items.count + specification.size - 1) / specification.size
         let published = layout.batchDirectory(id, in: .queued)
+        if FileSystem.exists(published) && !FileSystem.isRealDirectory(published) {
+            let reason = "queued/\(id) exists and is not a directory: it cannot hold this parent's children"
+            record.set("error", .string(reason))
+            record.set("finishedAt", .string(Timestamp.now()))
+            JobLog.append(layout, id: id, .error, reason + " → failed/")
+            _ = try? move(id, to: .failed, record: record)
+            return
+        }
         do {
             if !FileSystem.exists(published) {
                 try publishChildren(of: id, record: record, specification: specification, items: items)
@@ -79,6 +87,8 @@ extension JobStore {
             var payload = record.fields["payload"]?.objectValue ?? JSONObject()
             var base = JSONObject([("type", .string(specification.childType ?? record.type))])
             for key in inheritedFields { if let value = record.fields[key] { base[key] = value } }
+            // A failFast child's failure must reach its parent at once; others wait for the update.
+            if specification.onChildFailure == .failFast { base["onChildFailure"] = .string("failFast") }
             let createdAt = Timestamp.now()
             for index in 0..<count {
                 let offset = index * specification.size

@@ -50,24 +50,44 @@ public struct BatchTree: Sendable {
     /// settling a parent again costs a stat per child, not a parse.
     public func progress(childCount: Int, sizeLimit: Int, cache: ChildCountsCache? = nil) -> BatchProgress {
         var children: [(id: String, state: JobState, counts: ChildRecordCounts)] = []
-        for (state, ids) in census() {
-            for id in ids {
-                let path = layout.jobPath(id, in: state)
-                guard let status = try? FileSystem.statusNotFollowing(path) else { continue }
+        var seen = Set<String>()
+        func count(_ id: String, in state: JobState) -> Bool {
+            let path = layout.jobPath(id, in: state)
+            guard let status = try? FileSystem.statusNotFollowing(path) else { return false }
                 let key = ChildCountsCache.Key(
                     path: path, inode: status.inode, size: status.size, changed: status.changeTimeNanoseconds)
-                if let counts = cache?.counts(for: key) {
-                    children.append((id, state, counts))
-                    continue
-                }
-                let record = (try? FileSystem.readFile(path, limit: sizeLimit))
-                    .flatMap { try? JobRecord(parsing: $0, path: id) }
-                let counts = record.map { ChildRecordCounts(record: $0, state: state) } ?? ChildRecordCounts()
-                cache?.store(counts, for: key)
+            if let counts = cache?.counts(for: key) {
                 children.append((id, state, counts))
+                seen.insert(id)
+                return true
             }
+            let record = (try? FileSystem.readFile(path, limit: sizeLimit))
+                .flatMap { try? JobRecord(parsing: $0, path: id) }
+            let counts = record.map { ChildRecordCounts(record: $0, state: state) } ?? ChildRecordCounts()
+            cache?.store(counts, for: key)
+            children.append((id, state, counts))
+            seen.insert(id)
+            return true
         }
-        return BatchProgress(childCount: childCount, counted: children)
+        for (state, ids) in census() {
+            for id in ids where !seen.contains(id) { _ = count(id, in: state) }
+        }
+        // The directories are listed one after another: a child that moved meanwhile (to a state
+        // listed earlier, or out of one listed later) is looked for again, state by state.
+        var missing: [String] = []
+        let width = JobID.childNumberWidth(count: childCount)
+        for number in 1...max(1, childCount) where childCount > 0 {
+            let id = JobID.child(of: parent, number: number, width: width)
+            if seen.contains(id) { continue }
+            var found = false
+            for _ in 0..<3 where !found {
+                found = JobState.allCases.contains { count(id, in: $0) }
+            }
+            if !found { missing.append(id) }
+        }
+        var progress = BatchProgress(childCount: childCount, counted: children)
+        progress.missing = missing
+        return progress
     }
 }
 
@@ -145,6 +165,9 @@ public struct BatchProgress: Sendable, Equatable {
     public var childCount: Int
     /// Child ids by the state directory that holds them.
     public var children: [JobState: [String]]
+    /// Children the parent was split into that are in no state directory (removed by hand):
+    /// they count as failed.
+    public var missing: [String] = []
     /// Items in all children, and what their handlers report of them.
     public var total = 0
     public var processed = 0
@@ -171,6 +194,13 @@ public struct BatchProgress: Sendable, Equatable {
     }
 
     public func count(_ state: JobState) -> Int { children[state]?.count ?? 0 }
+
+    /// The same progress with children by state replaced by a census.
+    func with(census: [JobState: [String]]) -> BatchProgress {
+        var copy = self
+        copy.children = census
+        return copy
+    }
 
     /// Children queued, held or running.
     public var unfinished: Int { count(.queued) + count(.held) + count(.processing) }

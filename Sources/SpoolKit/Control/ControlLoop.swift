@@ -42,6 +42,7 @@ struct ControlLoop {
                 guard let taken = try store.take(id, from: state) else { return }
                 try store.settle(taken, to: .cancelled, record: JobStore.cancelledRecord(taken.record, request))
                 JobLog.append(store.layout, id: id, .warning, request.sentence + " → cancelled/")
+                store.afterCancel(id, request)
                 ControlFiles.remove(request)
             } catch {
                 Diagnostics.warn("could not cancel job \(id): \(error)")

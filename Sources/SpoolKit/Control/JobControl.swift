@@ -79,6 +79,7 @@ extension JobStore {
                 guard let taken = try take(id, from: state) else { continue }
                 try settle(taken, to: .cancelled, record: Self.cancelledRecord(taken.record, request))
                 JobLog.append(layout, id: id, .warning, request.sentence + " → cancelled/")
+                afterCancel(id, request)
                 return .cancelled
             case .processing:
                 if let running = cancelWaitingParent(id, request) {
@@ -94,6 +95,18 @@ extension JobStore {
             }
         }
         throw .system(SystemError("cancel", path: id, code: ErrnoCode.tryAgain))
+    }
+
+    /// A cancelled child may end its parent; a parent cancelled before its split was recorded
+    /// (its processor died after publishing the children) takes its children with it.
+    func afterCancel(_ id: String, _ request: CancelRequest) {
+        if let parent = JobID.parent(of: id) {
+            settleParent(parent)
+        } else if FileSystem.isRealDirectory(layout.batchDirectory(id, in: .queued)) {
+            let tree = BatchTree(layout: layout, parent: id)
+            cancelUnfinishedChildren(
+                of: id, progress: BatchProgress(childCount: 0, counted: []).with(census: tree.census()), request: request)
+        }
     }
 
     static func cancelledRecord(_ record: JobRecord, _ request: CancelRequest) -> JobRecord {
@@ -113,6 +126,26 @@ extension JobStore {
             _ = try retryParent(id, from: state, by: user)
             return
         }
+        guard let parent = JobID.parent(of: id) else {
+            try requeue(id, by: user)
+            return
+        }
+        // A child: under its waiting parent's lock, so that no settle counts it as failed while
+        // it goes back to queued/; a finished parent is brought back to wait for it.
+        if let waiting = lockWaitingParent(parent) {
+            defer { waiting.lock.close() }
+            try requeue(id, by: user)
+        } else {
+            try requeue(id, by: user)
+            if let (parentState, _) = try? locate(parent), parentState.isTerminal {
+                try reopenParent(parent, from: parentState, by: user)
+            }
+        }
+    }
+
+    /// Puts one failed or cancelled job back in `queued/`, its earlier outcome in `history`.
+    func requeue(_ id: String, by user: String) throws(SpoolError) {
+        let (state, path) = try locate(id)
         guard state == .failed || state == .cancelled else {
             throw .invalidJob(
                 path: layout.relative(path),
@@ -138,10 +171,6 @@ extension JobStore {
         record.set("notBefore", nil)
         try settle(taken, to: .queued, record: record)
         JobLog.append(layout, id: id, .info, "retried by \(user) (was \(state.rawValue)) → queued/")
-        // A child retried on its own brings its finished parent back to wait for it.
-        if let parent = JobID.parent(of: id), let (parentState, _) = try? locate(parent), parentState.isTerminal {
-            try? reopenParent(parent, from: parentState, by: user)
-        }
     }
 
     /// Whether the job file at `path` is a parent (carries a `batch` section).

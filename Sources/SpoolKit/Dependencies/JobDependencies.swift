@@ -122,7 +122,7 @@ extension JobStore {
     func releaseWaiters(of dependency: String) {
         let directory = waitersDirectory(of: dependency)
         for entry in (try? FileSystem.listDirectory(directory)) ?? [] {
-            guard let name = entry.name, !name.hasPrefix("."),
+            guard let name = entry.name, !name.hasPrefix("."), !name.hasSuffix(".tmp"),
                 let bytes = try? FileSystem.readFile(directory + "/" + name, limit: 4096)
             else { continue }
             let waiter = String(decoding: bytes, as: UTF8.self).trimmingNewline()

@@ -202,7 +202,9 @@ final class JobRunner: Sendable {
         do {
             let final = try moveRetrying(id, to: target, record: record)
             if case .cancelled(let request) = result, final == .cancelled { ControlFiles.remove(request) }
-            if final.isTerminal, let parent = JobID.parent(of: id) { batches.childFinished(parent: parent, state: final) }
+            if final.isTerminal, let parent = JobID.parent(of: id) {
+                batches.childFinished(parent: parent, state: final, record: record)
+            }
             summary.withLock { summary in
                 switch final {
                 case .cancelled: summary.cancelled += 1

@@ -51,10 +51,11 @@ public enum Intake {
     ) -> Examination {
         if JobID.isProducerTemporary(rawName) { return .ignore }
         let directory = layout.directory(.queued)
-        if let slash = rawName.lastIndex(of: UInt8(ascii: "/")),
-            JobID.isProducerTemporary(Array(rawName[(slash + 1)...]))
-        {
-            return .ignore
+        if let slash = rawName.lastIndex(of: UInt8(ascii: "/")) {
+            if JobID.isProducerTemporary(Array(rawName[(slash + 1)...])) { return .ignore }
+            // Entries of a batch directory are looked at only while it is a real directory.
+            let batch = layout.directory(.queued) + "/" + String(decoding: rawName[..<slash], as: UTF8.self)
+            if !FileSystem.isRealDirectory(batch) { return .ignore }
         }
         guard let id = JobID.reference(fromRelativeName: rawName) else {
             let status = try? FileSystem.statusNotFollowing(directory: directory, rawName: rawName)

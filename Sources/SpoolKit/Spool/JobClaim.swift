@@ -26,6 +26,10 @@ extension JobStore {
         let queuedDirectory = layout.directory(.queued)
         let path = layout.jobPath(id, in: .queued)
         let rawName = Array(JobID.fileName(id).utf8)
+        // A child is claimed only from a real batch directory, never through a link.
+        if let parent = JobID.parent(of: id), !FileSystem.isRealDirectory(layout.batchDirectory(parent, in: .queued)) {
+            return .gone
+        }
         // lstat first: a FIFO, socket or device is never opened (opening one has effects).
         guard let entryStatus = try? FileSystem.statusNotFollowing(path) else { return .gone }
         if entryStatus.kind != .regular, let problem = Intake.problem(with: entryStatus, limit: .max) {

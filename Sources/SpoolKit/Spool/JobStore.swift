@@ -29,11 +29,15 @@ public final class JobStore: Sendable {
         let temporary = layout.temporaryPath(id)
         let fd = try FileSystem.createExclusive(temporary)
         do {
+            // Closed exactly once, on every path: a second close could hit a descriptor another
+            // thread has just opened.
+            defer { fd.close() }
             try fd.writeAll(record.serialized(), path: temporary)
-            fd.close()
-            try FileSystem.rename(temporary, to: layout.jobPath(id, in: .processing))
         } catch {
-            fd.close()
+            try? FileSystem.unlinkIfPresent(temporary)
+            throw error
+        }
+        do { try FileSystem.rename(temporary, to: layout.jobPath(id, in: .processing)) } catch {
             try? FileSystem.unlinkIfPresent(temporary)
             throw error
         }
@@ -77,6 +81,13 @@ public final class JobStore: Sendable {
     /// Renames a job file into a state directory without replacing anything. A child's batch
     /// subdirectory there is made on first use (and again if it was removed meanwhile).
     func renameIntoState(_ source: String, to target: String, id: String) throws(SystemError) {
+        if JobID.parent(of: id) != nil {
+            // A batch directory replaced by a link must not lead a job file out of the spool.
+            for directory in [FileSystem.directoryName(of: source), FileSystem.directoryName(of: target)]
+            where FileSystem.exists(directory) && !FileSystem.isRealDirectory(directory) {
+                throw SystemError("move a child job through", path: directory, code: ErrnoCode.tooManyLinks)
+            }
+        }
         do {
             try FileSystem.renameNoReplace(source, to: target)
         } catch  where error.isNotFound && JobID.parent(of: id) != nil && FileSystem.exists(source) {
@@ -93,6 +104,12 @@ public final class JobStore: Sendable {
     @discardableResult
     public func reject(directory: String, rawName: [UInt8], reason: String, shownAs: String? = nil) -> String? {
         let shownPath = shownAs ?? (layout.relative(directory) + "/" + DirectoryEntry.printable(rawName))
+        // An entry of a batch directory is moved only while that directory is not a link.
+        if let slash = rawName.firstIndex(of: UInt8(ascii: "/")),
+            !FileSystem.isRealDirectory(directory + "/" + String(decoding: rawName[..<slash], as: UTF8.self))
+        {
+            return nil
+        }
         // Keep the file's own name only when no other job has that id: one id, one job.
         // A child keeps its place in its batch (failed/PARENT/CHILD.json), so the parent counts it.
         var stem = JobID.reference(fromRelativeName: rawName) ?? JobID.rejectedStem(for: rawName)

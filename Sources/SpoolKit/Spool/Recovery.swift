@@ -37,7 +37,12 @@ extension JobStore {
         var liveness = ProcessorLiveness(layout: layout, ownName: processor?.name)
         var ids: [String] = []
         for entry in entries {
-            if entry.kindHint == .directory, let parent = QueueWatcher.batchDirectoryName(entry.rawName) {
+            let isDirectory =
+                entry.kindHint == .directory
+                || (entry.kindHint == nil
+                    && (try? FileSystem.statusNotFollowing(directory: directory, rawName: entry.rawName))?.kind
+                        == .directory)
+            if isDirectory, let parent = QueueWatcher.batchDirectoryName(entry.rawName) {
                 // A batch subdirectory: its children are recovered like any job.
                 let children = (try? FileSystem.listDirectory(layout.batchDirectory(parent, in: .processing))) ?? []
                 ids += children.compactMap { JobID.id(fromFileName: $0.rawName).map { parent + "/" + $0 } }
@@ -99,7 +104,9 @@ extension JobStore {
         }
         // A parent waiting for its children belongs to its tree, not to a processor.
         if record.status == BatchStatus.waitingForChildren { return .ownedByLiveProcessor }
-        if let owner = record.processorName, liveness.isAlive(owner) {
+        // Only a running attempt has an owner; any other status is a move a dead process (a
+        // processor or a user's command) left half-done, whatever processor ran the job before.
+        if record.status == "running", let owner = record.processorName, liveness.isAlive(owner) {
             return liveness.isOrphanedOnThisHost(owner) ? .awaitingOrphanedHandlers : .ownedByLiveProcessor
         }
 

@@ -85,12 +85,24 @@ public enum FileSystem {
         }
     }
 
-    /// Removes a directory and the files directly in it (a staging directory); best effort.
+    /// Removes a directory and the files directly in it (a staging directory, a finished
+    /// batch); best effort. The directory is opened without following a link, and its entries
+    /// are removed through that descriptor (`/proc/self/fd/N/NAME`), so a directory swapped for
+    /// a link meanwhile never leads the removal elsewhere.
     static func removeShallowTree(_ path: String) {
-        for entry in (try? listDirectory(path)) ?? [] {
-            _ = FileSystem.rawPath(path, entry.rawName).withUnsafeBufferPointer { Glibc.unlink($0.baseAddress!) }
+        let flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC
+        guard case .success(let descriptor) = retryingInterrupts({ Glibc.open(path, flags) }) else { return }
+        let handle = "/proc/self/fd/" + String(descriptor)
+        for entry in (try? listDirectory(handle)) ?? [] {
+            _ = FileSystem.rawPath(handle, entry.rawName).withUnsafeBufferPointer { Glibc.unlink($0.baseAddress!) }
         }
+        _ = Glibc.close(descriptor)
         _ = Glibc.rmdir(path)
+    }
+
+    /// Whether `path` is a real directory (not a link to one).
+    static func isRealDirectory(_ path: String) -> Bool {
+        (try? statusNotFollowing(path))?.kind == .directory
     }
 
     /// Removes an empty directory (rmdir(2)).
@@ -134,15 +146,19 @@ public enum FileSystem {
     static func writeAtomically(_ bytes: [UInt8], to path: String, durable: Bool, mode: mode_t = 0o644)
         throws(SystemError)
     {
-        let temporary = path + ".\(getpid()).tmp"
+        // Unique per process and call: two threads may write the same file (a marker) at once.
+        let temporary = path + "." + TemporaryNames.processPrefix + "."
+            + String(TemporaryNames.counter.add(1, ordering: .relaxed).newValue) + ".tmp"
         let fd = try createExclusive(temporary, mode: mode)
         do {
+            defer { fd.close() }  // once, on every path
             try fd.writeAll(bytes, path: temporary)
             if durable { try fd.sync(path: temporary) }
-            fd.close()
-            try rename(temporary, to: path)
         } catch {
-            fd.close()
+            try? unlink(temporary)
+            throw error
+        }
+        do { try rename(temporary, to: path) } catch {
             try? unlink(temporary)
             throw error
         }

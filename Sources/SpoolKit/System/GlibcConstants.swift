@@ -8,6 +8,7 @@ enum ErrnoCode {
     static let notPermitted = EPERM
     static let tryAgain = EAGAIN
     static let interrupted = EINTR
+    static let tooManyLinks = ELOOP
 }
 
 /// open(2) flags for the files outside System/.

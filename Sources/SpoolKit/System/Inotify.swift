@@ -95,6 +95,8 @@ enum Poll {
 }
 
 extension Inotify {
+    /// IN_DONT_FOLLOW: a watch on a batch directory never follows a symbolic link put in its place.
+    static let doNotFollowMask = UInt32(IN_DONT_FOLLOW)
     /// IN_CREATE, for the watcher (outside System/).
     static let createdMask = UInt32(IN_CREATE)
     /// IN_DELETE, so that removing a control file (a release) is noticed at once.

@@ -167,12 +167,14 @@ final class QueueWatcher: @unchecked Sendable {
         return name
     }
 
-    /// Watches a batch subdirectory (once) and lists it: entries as `PARENT/NAME`.
+    /// Watches a batch subdirectory (once) and lists it: entries as `PARENT/NAME`. A symbolic
+    /// link is not a batch directory (it is reported as an entry, and rejected as bad input).
     private func scanBatch(_ parent: String) -> [[UInt8]] {
         let path = directory + "/" + parent
+        guard (try? FileSystem.statusNotFollowing(path))?.kind == .directory else { return [Array(parent.utf8)] }
         if let inotify, batchWatchByParent[parent] == nil {
             do {
-                let watch = try inotify.addWatch(path)
+                let watch = try inotify.addWatch(path, mask: Inotify.jobArrivalMask | Inotify.doNotFollowMask)
                 batchWatches[watch] = parent
                 batchWatchByParent[parent] = watch
             } catch {
