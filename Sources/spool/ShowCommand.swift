@@ -6,6 +6,8 @@ enum ShowCommand: Command {
     static let summary = "show one job: its state, record, result and the end of its log"
     static let options: [OptionSpec] = [.flag("json", "print the record as JSON, with id and state")]
     static let details = """
+        For a queued or running job, an estimated completion time (eta) from the durations of the
+        recent finished jobs of its type, its progress, and the queue ahead of it.
         For a parent, also its children: counts by state, record counts, a progress bar on a
         terminal, and a table of every child (PARENT/0001 ...), all read from the batch
         directories at that moment. A child is shown with its id, PARENT/NUMBER.
@@ -52,6 +54,13 @@ enum ShowCommand: Command {
             }
         }
         batch?.print(terminal: Output.isTerminal)
+        if job.state == .queued || job.state == .processing {
+            if let estimate = CompletionEstimate.estimate(for: id, spool: spool) {
+                Output.line("eta:        " + estimate.sentence())
+            } else if let type = job.type {
+                Output.line("eta:        unknown (no job of type \(type) has finished yet)")
+            }
+        }
         let log = listing.logLines(id)
         if !log.isEmpty {
             Output.line("log (\(spool.layout.relative(spool.layout.logPath(id))), last lines):")

@@ -176,4 +176,25 @@ struct DependencyTests {
         #expect(spool.jobIDs(in: "done") == ["daily-report@manual", "daily-summary@2026-11-23"])
         #expect(spool.contents("results/daily-summary@2026-11-23.out") == "daily summary: daily-summary@2026-11-23\n")
     }
+
+    @Test("show estimates when a queued job will finish from its type's recent durations and the queue ahead")
+    func estimate() throws {
+        let spool = try TestSpool(configuration: """
+            {"workers": 2, "handlers": {"nap": \(TestSpool.shellHandler("sleep 0.3"))}}
+            """)
+        for number in 1...3 { try spool.drop("past-\(number).json", #"{"type": "nap"}"#) }
+        try Self.drain(spool)
+        let unknown = try spool.spool(["submit", "--type", "nap", "--id", "first"])
+        #expect(unknown.status == 0)
+        for number in 1...4 {
+            #expect(try spool.spool(["submit", "--type", "nap", "--id", "later-\(number)"]).status == 0)
+        }
+        let shown = try spool.spool(["show", "later-4"])
+        let line = try #require(shown.standardOutput.split(separator: "\n").first { $0.hasPrefix("eta:") })
+        #expect(line.contains("mean of the last 3 done job(s) of its type"))
+        #expect(line.contains("4 job(s) ahead, 2 worker(s)"))
+        let none = try TestSpool(configuration: #"{"handlers": {"nap": {"builtin": "noop"}}}"#)
+        #expect(try none.spool(["submit", "--type", "nap", "--id", "lonely"]).status == 0)
+        #expect(try none.spool(["show", "lonely"]).standardOutput.contains("eta:        unknown (no job of type nap"))
+    }
 }

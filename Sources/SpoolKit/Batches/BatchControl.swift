@@ -78,19 +78,12 @@ extension JobStore {
         }
         defer { taken.lock.close() }
         var record = taken.record
-        var entry = JSONObject([("state", .string(state.rawValue))])
-        for key in [
-            "finishedAt", "error", "failedChildren", "cancelledChildren", "cancelledAt", "cancelledBy", "cancelReason",
-            "result", "progress", "children", "records",
-        ] {
-            if let value = record.fields[key] { entry[key] = value }
-            record.set(key, nil)
-        }
-        entry["retriedAt"] = .string(Timestamp.now())
-        entry["retriedBy"] = .string(user)
-        var history = record.fields["history"]?.arrayValue ?? []
-        history.append(.object(entry))
-        record.set("history", .array(history))
+        record.moveOutcomeToHistory(
+            from: state, by: user,
+            keys: [
+                "finishedAt", "error", "failedChildren", "cancelledChildren", "cancelledAt", "cancelledBy",
+                "cancelReason", "result", "progress", "children", "records",
+            ])
         record.status = BatchStatus.waitingForChildren
         do { try rewriteProcessing(id, record) } catch { throw .system(error) }
         JobLog.append(layout, id: id, .info, "reopened by \(user) (was \(state.rawValue)) → processing/, waiting for children")

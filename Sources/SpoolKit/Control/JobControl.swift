@@ -155,19 +155,12 @@ extension JobStore {
             throw .system(SystemError("retry", path: layout.relative(path), code: ErrnoCode.tryAgain))
         }
         var record = taken.record
-        var entry = JSONObject([("state", .string(state.rawValue))])
-        for key in [
-            "attempts", "deferredAttempts", "startedAt", "finishedAt", "durationSeconds", "exitCode", "signal",
-            "error", "progress", "processor", "cancelledAt", "cancelledBy", "result", "records",
-        ] {
-            if let value = record.fields[key] { entry[key] = value }
-            record.set(key, nil)
-        }
-        entry["retriedAt"] = .string(Timestamp.now())
-        entry["retriedBy"] = .string(user)
-        var history = record.fields["history"]?.arrayValue ?? []
-        history.append(.object(entry))
-        record.set("history", .array(history))
+        record.moveOutcomeToHistory(
+            from: state, by: user,
+            keys: [
+                "attempts", "deferredAttempts", "startedAt", "finishedAt", "durationSeconds", "exitCode", "signal",
+                "error", "progress", "processor", "cancelledAt", "cancelledBy", "result", "records",
+            ])
         record.set("notBefore", nil)
         try settle(taken, to: .queued, record: record)
         JobLog.append(layout, id: id, .info, "retried by \(user) (was \(state.rawValue)) → queued/")
@@ -207,5 +200,22 @@ extension JobStore {
         }
         try settle(taken, to: to, record: taken.record)
         JobLog.append(layout, id: id, .info, "\(verb) by \(user) → \(to.rawValue)/")
+    }
+}
+
+extension JobRecord {
+    /// Moves the outcome fields `keys` of a finished attempt into a new entry of `history`
+    /// (with the state it was in, and who retried it when), clearing them from the record.
+    mutating func moveOutcomeToHistory(from state: JobState, by user: String, keys: [String]) {
+        var entry = JSONObject([("state", .string(state.rawValue))])
+        for key in keys {
+            if let value = fields[key] { entry[key] = value }
+            set(key, nil)
+        }
+        entry["retriedAt"] = .string(Timestamp.now())
+        entry["retriedBy"] = .string(user)
+        var history = fields["history"]?.arrayValue ?? []
+        history.append(.object(entry))
+        set("history", .array(history))
     }
 }
