@@ -39,7 +39,9 @@ extension JobStore {
         let published = layout.batchDirectory(id, in: .queued)
         do {
             if !FileSystem.exists(published) {
-                try publishChildren(of: id, record: record, specification: specification, items: items)
+                try publishChildren(
+                    of: id, record: record, specification: specification, items: items,
+                    submitterID: claimed.submitterID)
                 JobLog.append(
                     layout, id: id, .info,
                     "split \(items.count) item(s) of payload.\(specification.itemsField) into \(count) child "
@@ -69,7 +71,8 @@ extension JobStore {
 
     /// Writes every child into a staging directory and publishes it as `queued/PARENT/`.
     private func publishChildren(
-        of id: String, record: JobRecord, specification: BatchSpecification, items: [JSONValue]
+        of id: String, record: JobRecord, specification: BatchSpecification, items: [JSONValue],
+        submitterID: UInt32
     ) throws(SystemError) {
         let staging = layout.temporaryPath("split-" + id)
         try FileSystem.makeDirectory(staging)
@@ -79,6 +82,8 @@ extension JobStore {
             var payload = record.fields["payload"]?.objectValue ?? JSONObject()
             var base = JSONObject([("type", .string(specification.childType ?? record.type))])
             for key in inheritedFields { if let value = record.fields[key] { base[key] = value } }
+            // Children are written by the processor: they carry the parent's submitter explicitly.
+            base["ownerUID"] = JSONValue(Int(submitterID))
             let createdAt = Timestamp.now()
             for index in 0..<count {
                 let offset = index * specification.size
