@@ -103,7 +103,7 @@ final class RecordReader {
         while true {
             let found: Int? = buffer.withUnsafeBufferPointer { bytes in
                 switch format {
-                case .ndjson: return (start..<end).first { bytes[$0] == 0x0A }.map { $0 + 1 }
+                case .ndjson: return ByteSearch.firstIndex(of: 0x0A, in: bytes, from: start, to: end).map { $0 + 1 }
                 case .csv: return CSV.recordEnd(in: bytes, from: start, end: end)
                 }
             }
