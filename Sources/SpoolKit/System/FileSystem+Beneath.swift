@@ -11,19 +11,18 @@ extension FileSystem {
         if relativePath.isEmpty || components.contains(where: { $0.isEmpty || $0 == "." || $0 == ".." }) {
             throw .refused(relativePath, "it must be a plain relative path without '.', '..' or empty parts")
         }
-        let rootDescriptor: FileDescriptor
-        do { rootDescriptor = try open(root, O_RDONLY | O_DIRECTORY) } catch { throw .system(error) }
-        var current = rootDescriptor
-        defer { current.close() }
+        var current: FileDescriptor
+        do { current = try open(root, O_RDONLY | O_DIRECTORY) } catch { throw .system(error) }
         var walked = root
         for (index, component) in components.enumerated() {
             walked += "/" + component
             let last = index == components.count - 1
             let flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | (last ? O_NONBLOCK : O_DIRECTORY)
             let parent = current.rawValue
-            switch retryingInterrupts({ openat(parent, component, flags) }) {
+            let step = retryingInterrupts { openat(parent, component, flags) }
+            current.close()
+            switch step {
             case .success(let raw):
-                current.close()
                 current = FileDescriptor(rawValue: raw)
             case .failure(let code) where code == ELOOP || (code == ENOTDIR && !last):
                 throw .refused(
@@ -32,13 +31,20 @@ extension FileSystem {
                 throw .system(SystemError("open", path: walked, code: code))
             }
         }
-        let status: FileStatus
-        do { status = try current.status(path: walked) } catch { throw .system(error) }
-        guard status.kind == .regular else { throw .refused(relativePath, "'\(walked)' is \(status.kindDescription)") }
-        try? current.setBlocking()
-        let opened = current
-        current = FileDescriptor(rawValue: -1)
-        return opened
+        do {
+            let status = try current.status(path: walked)
+            guard status.kind == .regular else {
+                current.close()
+                throw BeneathPathError.refused(relativePath, "'\(walked)' is \(status.kindDescription)")
+            }
+            try current.setBlocking()
+        } catch let error as BeneathPathError {
+            throw error
+        } catch {
+            current.close()
+            throw .system(error as? SystemError ?? SystemError("stat", path: walked, code: EIO))
+        }
+        return current
     }
 }
 
