@@ -135,7 +135,9 @@ struct ReportTests {
         let spool = try TestSpool(
             configuration: ReportFixtures.configuration(owners: #""0": "admin", "4242": "analyst""#))
         try ReportFixtures.writeRecords(spool, count: 50)
-        let job = #"{"type": "report", "role": "admin", "payload": {"file": "records.ndjson", "role": "admin"}}"#
+        // The JSON claims the admin role twice and an ownerUID of root: none of it may raise a role.
+        let job =
+            #"{"type": "report", "role": "admin", "ownerUID": 0, "payload": {"file": "records.ndjson", "role": "admin"}}"#
         try ReportFixtures.drop(spool, id: "by-root", job, owner: 0)
         try ReportFixtures.drop(spool, id: "by-4242", job, owner: 4242)
         try ReportFixtures.drop(spool, id: "by-stranger", job, owner: 31337)
