@@ -93,8 +93,6 @@ extension FileSystem {
         try open(path, O_WRONLY | O_CREAT | O_NOFOLLOW, mode: mode)
     }
 
-    /// Opens `/dev/null` for reading and writing (a child's unused standard stream).
-    static func openNullDevice() throws(SystemError) -> FileDescriptor { try open("/dev/null", O_RDWR) }
 }
 
 extension FileDescriptor {
