@@ -23,7 +23,10 @@ enum ListCommand: Command {
         var jobs = JobListing(spool: spool).jobs(in: states)
         if let type = arguments.value("type") { jobs = jobs.filter { $0.type == type } }
         if arguments.has("json") {
-            Output.line(JSONWriter.string(.array(jobs.map(\.jsonValue)), pretty: true))
+            // Payloads as the invoking user's role may see them (when masking is configured).
+            let role = spool.invokingRole
+            let shown = jobs.map { $0.masked(for: role, policy: spool.configuration.masking).jsonValue }
+            Output.line(JSONWriter.string(.array(shown), pretty: true))
             return ExitCode.success
         }
         if jobs.isEmpty {

@@ -23,7 +23,9 @@ enum ShowCommand: Command {
         let id = arguments.positionals[0]
         let location = try store.locate(id)
         let listing = JobListing(spool: spool)
-        let job = listing.summary(id: id, state: location.state)
+        // Payloads are shown as the invoking user's role may see them (when masking is configured).
+        let job = listing.summary(id: id, state: location.state).masked(
+            for: spool.invokingRole, policy: spool.configuration.masking)
         let batch = job.record.flatMap { record in
             record.isParent && record.childCount != nil ? BatchView(spool: spool, id: id, record: record) : nil
         }

@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import Testing
 
 /// Type-level rules and job-level `after`: dependents made exactly once, chains, cycles, waits.
@@ -196,5 +197,34 @@ struct DependencyTests {
         let none = try TestSpool(configuration: #"{"handlers": {"nap": {"builtin": "noop"}}}"#)
         #expect(try none.spool(["submit", "--type", "nap", "--id", "lonely"]).status == 0)
         #expect(try none.spool(["show", "lonely"]).standardOutput.contains("eta:        unknown (no job of type nap"))
+    }
+
+    @Test("a rule with a role counts only jobs whose owner has that role; the dependent acts for that owner")
+    func roleFilter() throws {
+        let spool = try TestSpool(configuration: "{}")
+        let trace = spool.scratch + "/trace"
+        try """
+        {"handlers": {"a": \(Self.tracing(trace)), "b": \(Self.tracing(trace))},
+         "masking": {"roles": {"manager": {}, "analyst": {}}, "owners": {"0": "manager", "4242": "analyst"},
+                     "defaultRole": "analyst"},
+         "rules": [{"name": "for-analysts", "after": ["a"], "role": "analyst", "create": {"type": "b"}}]}
+        """.write(toFile: spool.root + "/spool.json", atomically: true, encoding: .utf8)
+        for (id, owner) in [("by-root", 0), ("by-analyst", 4242)] {
+            let hidden = spool.root + "/queued/.\(id).json"
+            try #"{"type": "a"}"#.write(toFile: hidden, atomically: false, encoding: .utf8)
+            #expect(chown(hidden, uid_t(owner), gid_t(owner)) == 0)
+            #expect(rename(hidden, spool.root + "/queued/\(id).json") == 0)
+        }
+        try Self.drain(spool)
+        #expect(spool.jobIDs(in: "done").sorted() == ["by-analyst", "by-root", "for-analysts@by-analyst"])
+        #expect(try spool.record("for-analysts@by-analyst", in: "done")["ownerUID"] as? Int == 4242)
+        // A role that the masking section does not define is refused when spool.json is read.
+        try """
+        {"handlers": {"a": {"builtin": "noop"}, "b": {"builtin": "noop"}}, "masking": {"roles": {"analyst": {}}},
+         "rules": [{"after": ["a"], "role": "boss", "create": {"type": "b"}}]}
+        """.write(toFile: spool.root + "/spool.json", atomically: true, encoding: .utf8)
+        let refused = try spool.spool(["run", "--drain"])
+        #expect(refused.status == 78)
+        #expect(refused.standardError.contains("\"rules[0].role\" must name a role of the \"masking\" section (analyst)"))
     }
 }

@@ -47,7 +47,9 @@ extension JobStore {
         }
         do {
             if !FileSystem.exists(published) {
-                try publishChildren(of: id, record: record, specification: specification, items: items)
+                try publishChildren(
+                    of: id, record: record, specification: specification, items: items,
+                    submitterID: claimed.submitterID)
                 JobLog.append(
                     layout, id: id, .info,
                     "split \(items.count) item(s) of payload.\(specification.itemsField) into \(count) child "
@@ -58,6 +60,7 @@ extension JobStore {
             }
             record.status = BatchStatus.waitingForChildren
             record.set("childCount", JSONValue(count))
+            record.set("ownerUID", JSONValue(Int(claimed.submitterID)))
             if record.fields["startedAt"] == nil { record.set("startedAt", .string(Timestamp.now())) }
             record.set("processor", nil)
             record.set("progress", JSONValue(0))
@@ -77,7 +80,8 @@ extension JobStore {
 
     /// Writes every child into a staging directory and publishes it as `queued/PARENT/`.
     private func publishChildren(
-        of id: String, record: JobRecord, specification: BatchSpecification, items: [JSONValue]
+        of id: String, record: JobRecord, specification: BatchSpecification, items: [JSONValue],
+        submitterID: UInt32
     ) throws(SystemError) {
         let staging = layout.temporaryPath("split-" + id)
         try FileSystem.makeDirectory(staging)
@@ -89,6 +93,8 @@ extension JobStore {
             for key in inheritedFields { if let value = record.fields[key] { base[key] = value } }
             // A failFast child's failure must reach its parent at once; others wait for the update.
             if specification.onChildFailure == .failFast { base["onChildFailure"] = .string("failFast") }
+            // Children are written by the processor: they carry the parent's submitter explicitly.
+            base["ownerUID"] = JSONValue(Int(submitterID))
             let createdAt = Timestamp.now()
             for index in 0..<count {
                 let offset = index * specification.size

@@ -25,17 +25,21 @@ public struct DependencyRule: Sendable, Equatable {
     public let name: String
     public let after: [String]
     public let condition: DependencyCondition
+    /// When set, only jobs whose owner has this role (`masking.owners`) count.
+    public let role: String?
     /// The dependent job's fields.
     public let template: JSONObject
 
     public var createdType: String { template["type"]?.stringValue ?? "" }
 
     /// Reads the `rules` array and refuses cycles (a type whose rules lead back to it).
-    static func parseRules(_ value: JSONValue, knownTypes: Set<String>) throws(DependencyRuleError) -> [DependencyRule] {
+    static func parseRules(_ value: JSONValue, knownTypes: Set<String>, roles: Set<String>?) throws(DependencyRuleError)
+        -> [DependencyRule]
+    {
         guard let list = value.arrayValue else { throw DependencyRuleError("\"rules\" must be an array of rules") }
         var rules: [DependencyRule] = []
         for (index, entry) in list.enumerated() {
-            let rule = try DependencyRule(index: index, parsing: entry, knownTypes: knownTypes)
+            let rule = try DependencyRule(index: index, parsing: entry, knownTypes: knownTypes, roles: roles)
             if rules.contains(where: { $0.name == rule.name }) {
                 throw DependencyRuleError("\"rules[\(index)]\": another rule is named \"\(rule.name)\"")
             }
@@ -47,11 +51,21 @@ public struct DependencyRule: Sendable, Equatable {
         return rules
     }
 
-    init(index: Int, parsing value: JSONValue, knownTypes: Set<String>) throws(DependencyRuleError) {
+    init(index: Int, parsing value: JSONValue, knownTypes: Set<String>, roles: Set<String>?) throws(DependencyRuleError) {
         let prefix = "rules[\(index)]"
         guard let object = value.objectValue else { throw DependencyRuleError("\"\(prefix)\" must be an object") }
-        for key in object.keys where !["name", "after", "condition", "create"].contains(key) {
-            throw DependencyRuleError("unknown key \"\(prefix).\(key)\" (known: name, after, condition, create)")
+        for key in object.keys where !["name", "after", "condition", "create", "role"].contains(key) {
+            throw DependencyRuleError("unknown key \"\(prefix).\(key)\" (known: name, after, condition, create, role)")
+        }
+        if let roleValue = object["role"] {
+            guard let name = roleValue.stringValue, let roles, roles.contains(name) else {
+                throw DependencyRuleError(
+                    "\"\(prefix).role\" must name a role of the \"masking\" section"
+                        + (roles.map { " (" + $0.sorted().joined(separator: ", ") + ")" } ?? ", which is missing"))
+            }
+            role = name
+        } else {
+            role = nil
         }
         guard let types = object["after"]?.arrayValue, !types.isEmpty,
             case let names = types.compactMap(\.stringValue), names.count == types.count

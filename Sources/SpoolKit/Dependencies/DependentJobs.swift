@@ -37,7 +37,10 @@ extension JobStore {
     /// when it completes an interrupted move), so a crash between the two loses no dependent.
     func createDependents(of id: String, record: JobRecord, state: JobState) {
         let rules = spool.configuration.rules.filter { $0.after.contains(record.type) && $0.condition.isMet(by: state) }
+        // The submitter recorded by the processor (the file's owner is the processor by now).
+        let owner = record.ownerUID ?? UserDatabase.effectiveUserID
         for rule in rules {
+            if let role = rule.role, spool.configuration.masking?.role(ofUser: owner).name != role { continue }
             guard let key = Self.correlationKey(for: rule, id: id, record: record) else {
                 JobLog.append(
                     layout, id: id, .warning,
@@ -70,6 +73,8 @@ extension JobStore {
             }
             if fields["correlation"] == nil, record.fields["correlation"] != nil { fields["correlation"] = .string(key) }
             fields["createdByRule"] = .string(rule.name)
+            // The dependent acts for the submitter of the job that completed its set.
+            fields["ownerUID"] = JSONValue(Int(owner))
             let dependent = rule.name + "@" + encoded
             do {
                 if try publishOnce(JobRecord(fields: fields), id: dependent) {

@@ -67,13 +67,14 @@ final class JobRunner: Sendable {
         }
         let progress = ProgressRecorder(store: store, id: id, record: record)
         let context = HandlerContext(
-            resultOutput: resultOutput, killGrace: configuration.killGrace, layout: layout, id: id,
-            processorLock: store.processor?.lock, progressSink: { progress.report($0) })
+            resultOutput: resultOutput, resultTemporaryPath: resultTemporary, killGrace: configuration.killGrace,
+            layout: layout, id: id, processorLock: store.processor?.lock, progressSink: { progress.report($0) })
         let timeout = Self.effectiveTimeout(job: record.timeout, handler: handlerConfiguration?.timeout)
         let invocation = HandlerInvocation(
             id: id, type: record.type, attempt: record.attempts, record: record,
             recordPath: layout.jobPath(id, in: .processing), resultPath: layout.resultPath(id), timeout: timeout,
-            limits: (handlerConfiguration?.limits ?? ResourceLimits()).lowered(by: record.limits))
+            limits: (handlerConfiguration?.limits ?? ResourceLimits()).lowered(by: record.limits),
+            ownerID: record.ownerUID ?? claimed.ownerID)
         JobLog.append(
             layout, id: id, .info,
             "claimed by processor \(store.processor?.name ?? "?"); attempt \(record.attempts) started (type \(record.type))"
@@ -198,6 +199,8 @@ final class JobRunner: Sendable {
                 try? FileSystem.unlinkIfPresent(resultPath)
             }
         }
+        // A job's work directory (a report's partial output) serves its next attempt only.
+        if target.isTerminal { FileSystem.removeShallowTree(layout.workDirectory(id)) }
         JobLog.append(layout, id: id, logLevel, message + " → \(target.rawValue)/")
         do {
             let final = try moveRetrying(id, to: target, record: record)
@@ -286,6 +289,9 @@ final class ProgressRecorder: Sendable {
             case .percent(let percent): state.pending = percent
             case .records(let counts):
                 state.record.set("records", counts.merged(into: state.record.fields["records"]))
+                state.recordsChanged = true
+            case .field(let key, let value):
+                state.record.set(key, value)
                 state.recordsChanged = true
             case .flush: break
             }

@@ -200,7 +200,10 @@ public final class SpoolProcessor: Sendable {
                     arguments: arguments, environment: configuration.environment,
                     workingDirectory: configuration.workingDirectory, spoolRoot: root)
             case .builtin(let name):
-                guard let handler = BuiltinHandlers.handler(named: name) else {
+                guard
+                    let handler = BuiltinHandlers.handler(
+                        named: name, configuration: configuration, spool: spool.configuration, root: root)
+                else {
                     throw .invalidConfiguration(path: spool.layout.configurationPath, reason: "no built-in \(name)")
                 }
                 handlers[type] = handler

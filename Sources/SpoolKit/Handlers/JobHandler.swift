@@ -16,6 +16,10 @@ public struct HandlerInvocation: Sendable {
     public let timeout: Double?
     /// Memory, CPU, descriptor and output limits for this attempt.
     public let limits: ResourceLimits
+    /// The uid that submitted the job: the owner of the file dropped in `queued/` (carried in
+    /// the record's `ownerUID` once the processor has rewritten the file). Never read from
+    /// anything a producer writes inside the JSON.
+    public let ownerID: UInt32
 }
 
 /// How an attempt ended, as the handler reports it.
@@ -38,6 +42,8 @@ public enum HandlerResult: Sendable, Equatable {
 enum ProgressUpdate: Sendable {
     case percent(Int)
     case records(RecordCounts)
+    /// A field of the record set by a built-in handler (a report's role, say).
+    case field(String, JSONValue)
     /// Nothing new: write what the rate limit held back, if its time has come.
     case flush
 }
@@ -56,6 +62,9 @@ public final class HandlerContext: Sendable {
     public let resultOutput: FileDescriptor
     /// Seconds between SIGTERM and SIGKILL when stopping a process.
     public let killGrace: Double
+    /// The path of `resultOutput` in tmp/, which the processor publishes by rename when the
+    /// job ends; a built-in handler that builds its result elsewhere renames it over this path.
+    let resultTemporaryPath: String?
     let layout: SpoolLayout
     let id: String
     let processorLock: FileDescriptor?
@@ -63,10 +72,11 @@ public final class HandlerContext: Sendable {
     private let stop = Mutex<StopRequest?>(nil)
 
     init(
-        resultOutput: FileDescriptor, killGrace: Double, layout: SpoolLayout, id: String,
-        processorLock: FileDescriptor?, progressSink: @escaping @Sendable (ProgressUpdate) -> Void
+        resultOutput: FileDescriptor, resultTemporaryPath: String? = nil, killGrace: Double, layout: SpoolLayout,
+        id: String, processorLock: FileDescriptor?, progressSink: @escaping @Sendable (ProgressUpdate) -> Void
     ) {
         self.resultOutput = resultOutput
+        self.resultTemporaryPath = resultTemporaryPath
         self.killGrace = killGrace
         self.layout = layout
         self.id = id
@@ -80,6 +90,9 @@ public final class HandlerContext: Sendable {
     /// Reports record counts (`processed`, `succeeded`, `failed`, `total`): kept in the job's
     /// `records`, summed into its parent's when it is a child batch job.
     public func reportRecords(_ counts: RecordCounts) { progressSink(.records(counts)) }
+
+    /// Sets a field of the job's record, written with the next progress update or the outcome.
+    func annotate(_ key: String, _ value: JSONValue) { progressSink(.field(key, value)) }
 
     /// Records a progress value that the rate limit held back, if its time has come.
     public func flushProgress() { progressSink(.flush) }
@@ -104,11 +117,17 @@ public protocol JobHandler: Sendable {
 
 /// Handlers built into `spool` and selectable with `"builtin"` in spool.json.
 public enum BuiltinHandlers {
-    public static let names = ["noop"]
+    public static let names = ["noop", "report"]
 
-    static func handler(named name: String) -> (any JobHandler)? {
+    /// The built-in handler for a type's configuration; nil for an unknown name.
+    static func handler(
+        named name: String, configuration: HandlerConfiguration, spool: SpoolConfiguration, root: String
+    ) -> (any JobHandler)? {
         switch name {
         case "noop": return NoopHandler()
+        case "report":
+            return ReportHandler(
+                settings: configuration.report ?? ReportSettings(), masking: spool.masking, spoolRoot: root)
         default: return nil
         }
     }

@@ -143,6 +143,7 @@ extension JobStore {
         for key in ["finishedAt", "exitCode", "signal", "error", "notBefore", "records"] { record.set(key, nil) }
         record.set("progress", JSONValue(0))
         if let processor { record.set("processor", processor.recordValue) }
+        record.set("ownerUID", JSONValue(Int(claimed.submitterID)))
         defer { claimed.claimLock.close() }
         try rewriteProcessing(claimed.id, record)
         return record

@@ -23,6 +23,8 @@ public struct HandlerConfiguration: Sendable, Equatable {
     public var backoff: Backoff?
     /// Exit codes that mean "this job can never succeed": fail at once, no retry.
     public var permanentExitCodes: Set<Int32> = HandlerConfiguration.defaultPermanentExitCodes
+    /// The settings of a `report` built-in (its `report` key).
+    public var report: ReportSettings?
 
     /// sysexits' permanent errors: 64–78 except 75 (EX_TEMPFAIL, which means "try again").
     public static let defaultPermanentExitCodes = Set(Int32(64)...Int32(78)).subtracting([75])
@@ -44,7 +46,7 @@ public struct HandlerConfiguration: Sendable, Equatable {
             && lhs.concurrency == rhs.concurrency && lhs.workingDirectory == rhs.workingDirectory
             && lhs.environment.map { $0.0 + "=" + $0.1 } == rhs.environment.map { $0.0 + "=" + $0.1 }
             && lhs.permanentExitCodes == rhs.permanentExitCodes && lhs.limits == rhs.limits
-            && lhs.backoff == rhs.backoff
+            && lhs.backoff == rhs.backoff && lhs.report == rhs.report
     }
 }
 
@@ -73,6 +75,8 @@ public struct SpoolConfiguration: Sendable, Equatable {
     public var schedules: [Schedule] = []
     /// Type-level dependency rules (`rules`).
     public var rules: [DependencyRule] = []
+    /// Roles, their field masking rules and the owners who have them; nil: nothing is masked.
+    public var masking: MaskingPolicy?
 
     public init() {}
 
@@ -122,6 +126,8 @@ public struct SpoolConfiguration: Sendable, Equatable {
                     }
                     retention[state] = seconds
                 }
+            case "masking":
+                do { masking = try MaskingPolicy(parsing: value) } catch { throw fail(error.message) }
             case "handlers":
                 guard let table = value.objectValue else { throw fail("\"handlers\" must be an object") }
                 for (type, entry) in table.members {
@@ -132,7 +138,7 @@ public struct SpoolConfiguration: Sendable, Equatable {
             default:
                 throw fail(
                     "unknown key \"\(key)\" (known: workers, maxJobBytes, rescanInterval, killGrace, shutdownGrace, "
-                        + "backoff, maxDeferrals, retention, handlers, schedules, rules)")
+                        + "backoff, maxDeferrals, retention, handlers, schedules, rules, masking)")
             }
         }
         let types = Set(handlers.keys)
@@ -145,7 +151,10 @@ public struct SpoolConfiguration: Sendable, Equatable {
             }
         }
         if let ruleList {
-            do { rules = try DependencyRule.parseRules(ruleList, knownTypes: types) } catch { throw fail(error.message) }
+            do {
+                rules = try DependencyRule.parseRules(
+                    ruleList, knownTypes: types, roles: masking.map { Set($0.roles.keys) })
+            } catch { throw fail(error.message) }
         }
     }
 
@@ -184,6 +193,10 @@ public struct SpoolConfiguration: Sendable, Equatable {
                     codes.count == setting.arrayValue?.count, codes.allSatisfy({ (1...255).contains($0) && $0 != 75 })
                 else { throw fail("\"\(name)\" must be an array of exit codes from 1 to 255, without 75") }
                 configuration.permanentExitCodes = Set(codes.map { Int32($0) })
+            case "report":
+                do { configuration.report = try ReportSettings(parsing: setting, path: name) } catch {
+                    throw fail(error.message)
+                }
             case "workingDirectory":
                 guard let directory = setting.stringValue, !directory.isEmpty else {
                     throw fail("\"\(name)\" must be a path")
@@ -200,12 +213,15 @@ public struct SpoolConfiguration: Sendable, Equatable {
             default:
                 throw fail(
                     "unknown key \"\(name)\" (known: command, builtin, timeout, maxAttempts, concurrency, env, "
-                        + "workingDirectory, permanentExitCodes, limits, backoff)")
+                        + "workingDirectory, permanentExitCodes, limits, backoff, report)")
             }
         }
         guard let kind else { throw fail("handler \"\(type)\" needs \"command\" (an argv) or \"builtin\"") }
         if object["command"] != nil && object["builtin"] != nil {
             throw fail("handler \"\(type)\" has both \"command\" and \"builtin\"; keep one")
+        }
+        if configuration.report != nil && kind != .builtin("report") {
+            throw fail("handler \"\(type)\" has \"report\" settings but is not \"builtin\": \"report\"")
         }
         configuration.kind = kind
         return configuration

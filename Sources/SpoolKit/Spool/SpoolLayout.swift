@@ -55,6 +55,12 @@ public struct SpoolLayout: Sendable, Equatable {
             + String(TemporaryNames.counter.add(1, ordering: .relaxed).newValue) + ".tmp"
     }
 
+    /// A job's work directory, kept across its attempts (a report's partial output and
+    /// checkpoint) and removed when the job ends: `tmp/work-ID.tmp` (a child's `/` as `+`).
+    public func workDirectory(_ id: String) -> String {
+        temporaryDirectory + "/work-" + id.replacingOccurrences(of: "/", with: "+") + ".tmp"
+    }
+
     /// Where a path inside the spool is shown to users: relative to the root.
     public func relative(_ path: String) -> String {
         path.hasPrefix(root + "/") ? String(path.dropFirst(root.count + 1)) : path
