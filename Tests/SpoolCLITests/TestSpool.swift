@@ -48,14 +48,17 @@ final class TestSpool: @unchecked Sendable {
     }
 
     /// Runs `spool ARGS --spool ROOT` to completion.
-    func spool(_ arguments: [String], input: String? = nil) throws -> Result {
-        try TestSpool.run(arguments + ["--spool", root], input: input)
+    func spool(_ arguments: [String], input: String? = nil, environment: [String: String] = [:]) throws -> Result {
+        try TestSpool.run(arguments + ["--spool", root], input: input, environment: environment)
     }
 
-    static func run(_ arguments: [String], input: String? = nil) throws -> Result {
+    static func run(_ arguments: [String], input: String? = nil, environment: [String: String] = [:]) throws -> Result {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = arguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         let output = Pipe()
         let error = Pipe()
         process.standardOutput = output
@@ -85,10 +88,13 @@ final class TestSpool: @unchecked Sendable {
 
     /// Starts `spool run` in the background; its output goes to files in the spool's parent.
     @discardableResult
-    func startProcessor(_ arguments: [String] = []) throws -> Process {
+    func startProcessor(_ arguments: [String] = [], environment: [String: String] = [:]) throws -> Process {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: TestSpool.binary)
         process.arguments = ["run", "--spool", root] + arguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         let logBase = (root as NSString).deletingLastPathComponent + "/processor-\(processors.count)"
         _ = FileManager.default.createFile(atPath: logBase + ".out", contents: nil)
         _ = FileManager.default.createFile(atPath: logBase + ".err", contents: nil)

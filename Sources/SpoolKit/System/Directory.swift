@@ -123,8 +123,13 @@ extension FileSystem {
     /// The entry itself is moved: a symbolic link is never followed, a FIFO never opened.
     static func renameNoReplace(directory: String, rawName: [UInt8], to target: String) throws(SystemError) {
         let path = rawPath(directory, rawName)
-        switch retryingInterrupts({ spool_rename_noreplace(AT_FDCWD, path, AT_FDCWD, target) }) {
+        let before = AmbiguousRenames.identity(of: path)
+        var result = retryingInterrupts { spool_rename_noreplace(AT_FDCWD, path, AT_FDCWD, target) }
+        if case .success = result, let fault = FaultInjection.renameFault() { result = .failure(fault) }
+        switch result {
         case .success: return
+        case .failure(let code) where AmbiguousRenames.happenedDespite(code, sourceBefore: before, source: path, target: target):
+            return
         case .failure(let code) where code == EINVAL || code == ENOSYS:
             // No renameat2 flags here (some network file systems): link, then unlink. link(2)
             // does not follow a symbolic link; a directory cannot be linked and stays put.

@@ -22,14 +22,28 @@ public enum FileSystem {
 
     /// Renames, replacing any existing target (rename(2)). Used only where the target is ours.
     static func rename(_ source: String, to target: String) throws(SystemError) {
-        _ = try retryingInterrupts { Glibc.rename(source, target) }.orThrow("rename", path: source, secondPath: target)
+        let before = AmbiguousRenames.identity(of: Array(source.utf8CString))
+        var result = retryingInterrupts { Glibc.rename(source, target) }
+        if case .success = result, let fault = FaultInjection.renameFault() { result = .failure(fault) }
+        if case .failure(let code) = result,
+            !AmbiguousRenames.happenedDespite(code, sourceBefore: before, source: Array(source.utf8CString), target: target)
+        {
+            throw SystemError("rename", path: source, secondPath: target, code: code)
+        }
     }
 
     /// Renames only if the target does not exist (renameat2 with RENAME_NOREPLACE); EEXIST otherwise.
-    /// Falls back to link(2) + unlink(2) on file systems without renameat2 flags.
+    /// Falls back to link(2) + unlink(2) on file systems without renameat2 flags. A failure that
+    /// a lost NFS reply explains (the source gone, the target the same file) is a success.
     static func renameNoReplace(_ source: String, to target: String) throws(SystemError) {
-        switch retryingInterrupts({ spool_rename_noreplace(AT_FDCWD, source, AT_FDCWD, target) }) {
+        let before = AmbiguousRenames.identity(of: Array(source.utf8CString))
+        var result = retryingInterrupts { spool_rename_noreplace(AT_FDCWD, source, AT_FDCWD, target) }
+        if case .success = result, let fault = FaultInjection.renameFault() { result = .failure(fault) }
+        switch result {
         case .success: return
+        case .failure(let code)
+        where AmbiguousRenames.happenedDespite(code, sourceBefore: before, source: Array(source.utf8CString), target: target):
+            return
         case .failure(let code) where code == EINVAL || code == ENOSYS:
             try link(source, to: target)
             try unlink(source)
