@@ -74,7 +74,7 @@ enum SubmitCommand: Command {
             if let timeout = try arguments.seconds("timeout") { record.set("timeout", JSONValue(timeout)) }
             if let attempts = try arguments.integer("max-attempts") { record.set("maxAttempts", JSONValue(attempts)) }
             if let problem = record.validationProblem() { throw .invalidJob(path: source, reason: problem) }
-            if !store.knownTypes.contains(record.handlerType) {
+            if !store.accepts(record) {
                 throw .invalidJob(
                     path: source, reason: "unknown type \"\(record.handlerType)\": no handler for it in spool.json")
             }

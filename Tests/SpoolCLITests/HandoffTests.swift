@@ -118,4 +118,110 @@ struct HandoffTests {
             spool.contents("logs/\(rejected).log")?.contains("duplicate id: a job once already exists in done/")
                 == true)
     }
+
+    /// Spools A and B on this machine, as two hosts: A forwards `render` jobs to B with rsync,
+    /// B runs them and returns each finished job to A the same way.
+    static func twoSpools(destination: String? = nil, backoff: String = "") throws -> (a: TestSpool, b: TestSpool, trace: String) {
+        let a = try TestSpool(configuration: "{}")
+        let b = try TestSpool(configuration: "{}")
+        let trace = b.scratch + "/trace"
+        try """
+        {"handlers": {}, "routes": {"to-b": {"types": ["render", "lookup"], "destination": "\(destination ?? b.root)",
+                                            "returnVia": "back-to-a"\(backoff)}}}
+        """.write(toFile: a.root + "/spool.json", atomically: true, encoding: .utf8)
+        try """
+        {"handlers": {"render": \(TestSpool.shellHandler("cat > /dev/null; echo \"$SPOOL_JOB_ID\" >> \(trace); echo \"rendered $SPOOL_JOB_ID\"")),
+                      "lookup": {"builtin": "noop"}},
+         "routes": {"back-to-a": {"destination": "\(a.root)", "returns": true}}}
+        """.write(toFile: b.root + "/spool.json", atomically: true, encoding: .utf8)
+        return (a, b, trace)
+    }
+
+    @Test(
+        "1,000 jobs forwarded from A to B by rsync run on B once each, and their records and results come back",
+        .enabled(if: rsync != nil, "needs rsync (.ci/run installs it)"))
+    func roundTrip() throws {
+        let (a, b, trace) = try Self.twoSpools()
+        let ids = try a.dropMany(1000, prefix: "r") { _ in #"{"type": "render", "payload": {"scene": 1}}"# }
+        let origin = try a.startProcessor()
+        let destination = try b.startProcessor()
+        #expect(a.waitUntil(timeout: 240) { a.jobIDs(in: "done").count == ids.count })
+        #expect(a.stop(origin) == 0)
+        #expect(b.stop(destination) == 0)
+        let ran = Self.lines(trace)
+        #expect(ran.count == ids.count && Set(ran) == Set(ids))
+        #expect(Set(b.jobIDs(in: "done")) == Set(ids))
+        #expect(a.names(in: "forwarded").isEmpty && a.names(in: "failed").isEmpty)
+        #expect(a.names(in: "outbox/to-b").isEmpty && b.names(in: "outbox/back-to-a").isEmpty)
+        for id in [ids[0], ids[499], ids[999]] {
+            let record = try a.record(id, in: "done")
+            #expect(record["forwardedTo"] as? String == "to-b")
+            #expect((record["remote"] as? [String: Any])?["route"] as? String == "to-b")
+            #expect(record["attempts"] as? Int == 1 && record["exitCode"] as? Int == 0)
+            #expect(a.contents("results/\(id).out") == "rendered \(id)\n")
+        }
+        let shown = try a.spool(["show", ids[0]])
+        #expect(shown.standardOutput.contains("forwardedTo: to-b") && shown.standardOutput.contains("remote:"))
+    }
+
+    @Test(
+        "while the destination is missing, forwarded jobs wait in the outbox, and go when it returns",
+        .enabled(if: rsync != nil, "needs rsync (.ci/run installs it)"))
+    func destinationDown() throws {
+        let later = NSTemporaryDirectory() + "spool-later-" + String(UInt32.random(in: 0...UInt32.max))
+        defer { try? FileManager.default.removeItem(atPath: later) }
+        let (a, b, trace) = try Self.twoSpools(destination: later, backoff: #", "backoff": {"base": 0.2, "max": 1}"#)
+        let ids = try a.dropMany(20, prefix: "w") { _ in #"{"type": "render"}"# }
+        let origin = try a.startProcessor()
+        #expect(a.waitUntil(timeout: 30) { a.jobIDs(in: "forwarded").count == ids.count })
+        // The transport fails and is tried again with backoff; the jobs stay in a sending directory.
+        #expect(a.waitUntil(timeout: 30) { a.processorErrors().contains("route to-b: transport") })
+        let outbox = a.root + "/outbox/to-b"
+        var waiting: [String] = []
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: outbox)) ?? [] {
+            if name.hasPrefix(".sending-") {
+                waiting += try FileManager.default.contentsOfDirectory(atPath: outbox + "/" + name)
+            } else {
+                waiting.append(name)
+            }
+        }
+        #expect(Set(waiting.map { String($0.dropLast(5)) }) == Set(ids))
+        #expect(!FileManager.default.fileExists(atPath: later))
+        // The destination comes back: B's spool appears at that path, with a processor.
+        try FileManager.default.moveItem(atPath: b.root, toPath: later)
+        let revived = Process()
+        revived.executableURL = URL(fileURLWithPath: TestSpool.binary)
+        revived.arguments = ["run", "--spool", later]
+        revived.standardError = FileHandle.nullDevice
+        revived.standardOutput = FileHandle.nullDevice
+        try revived.run()
+        defer {
+            kill(revived.processIdentifier, SIGTERM)
+            revived.waitUntilExit()
+        }
+        #expect(a.waitUntil(timeout: 60) { a.jobIDs(in: "done").count == ids.count })
+        #expect(a.stop(origin) == 0)
+        #expect(Set(Self.lines(trace)) == Set(ids) && Self.lines(trace).count == ids.count)
+    }
+
+    @Test(
+        "a parent handed to another spool arrives whole, is split and completed there, and its outcome comes back",
+        .enabled(if: rsync != nil, "needs rsync (.ci/run installs it)"))
+    func wholeParent() throws {
+        let (a, b, _) = try Self.twoSpools()
+        let items = (0..<10_000).map(String.init).joined(separator: ",")
+        try a.drop("p.json", #"{"type": "lookup", "payload": {"ids": [\#(items)]}, "batch": {"items": "ids"}}"#)
+        let origin = try a.startProcessor()
+        let destination = try b.startProcessor()
+        #expect(a.waitUntil(timeout: 120) { a.jobIDs(in: "done") == ["p"] })
+        #expect(a.stop(origin) == 0)
+        #expect(b.stop(destination) == 0)
+        // A never split it; B did, into all 25 children.
+        #expect(a.names(in: "queued").isEmpty && !FileManager.default.fileExists(atPath: a.root + "/done/p"))
+        #expect(b.jobIDs(in: "done/p").count == 25)
+        let parent = try a.record("p", in: "done")
+        #expect(parent["childCount"] as? Int == 25)
+        #expect((parent["children"] as? [String: Int])?["done"] == 25)
+        #expect((parent["records"] as? [String: Int])?["processed"] == 10_000)
+    }
 }

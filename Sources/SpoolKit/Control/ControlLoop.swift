@@ -54,8 +54,8 @@ struct ControlLoop {
             }
         case .cancelled:
             ControlFiles.remove(request)
-        case .done, .failed:
-            JobLog.append(store.layout, id: id, .info, "cancel request arrived after the job finished; ignored")
+        case .done, .failed, .forwarded:
+            JobLog.append(store.layout, id: id, .info, "cancel request arrived after the job finished here; ignored")
             ControlFiles.remove(request)
         }
     }

@@ -87,6 +87,10 @@ extension JobStore {
                 }
                 let path = try ControlFiles.writeCancel(request, layout: layout)
                 return .requested(path: path)
+            case .forwarded:
+                throw .invalidJob(
+                    path: layout.relative(layout.jobPath(id, in: state)),
+                    reason: "the job was forwarded to another spool (see its forwardedTo); cancel it there")
             case .done, .failed, .cancelled:
                 throw .invalidJob(
                     path: layout.relative(layout.jobPath(id, in: state)),

@@ -9,11 +9,14 @@ final class JobRunner: Sendable {
     let running: RunningJobs
     let summary: Locked<RunSummary>
     let batches: BatchMonitor
+    /// Tells the forwarder that an outbox has something to send.
+    let wakeForwarder: @Sendable () -> Void
 
     init(
         store: JobStore, handlers: [String: any JobHandler], running: RunningJobs, summary: Locked<RunSummary>,
-        batches: BatchMonitor
+        batches: BatchMonitor, wakeForwarder: @escaping @Sendable () -> Void = {}
     ) {
+        self.wakeForwarder = wakeForwarder
         self.store = store
         self.batches = batches
         self.handlers = handlers
@@ -36,6 +39,13 @@ final class JobRunner: Sendable {
         }
         // A job whose dependencies have not finished waits for them in waiting/.
         if !claimed.record.dependencies.isEmpty, store.parkIfWaiting(claimed) { return }
+        // A routed job (a parent too, whole) goes to another spool instead of running here.
+        if let route = store.spool.configuration.route(for: claimed.record) {
+            store.forward(claimed, via: route)
+            summary.withLock { $0.forwarded += 1 }
+            wakeForwarder()
+            return
+        }
         // A parent is never run by a handler: it is split into its children.
         if claimed.record.isParent {
             store.split(claimed)

@@ -7,6 +7,9 @@ public struct RunSummary: Sendable, Equatable {
     public var rejected = 0
     public var interrupted = 0
     public var recovered = 0
+    /// Jobs sent to another spool by a route, and forwarded jobs whose outcome came back.
+    public var forwarded = 0
+    public var returned = 0
     public var seconds = 0.0
 
     public init() {}
@@ -20,6 +23,8 @@ public struct RunSummary: Sendable, Equatable {
         if rejected > 0 { parts.append("\(rejected) rejected") }
         if interrupted > 0 { parts.append("\(interrupted) put back in the queue") }
         if recovered > 0 { parts.append("\(recovered) recovered") }
+        if forwarded > 0 { parts.append("\(forwarded) forwarded") }
+        if returned > 0 { parts.append("\(returned) returned") }
         let rate = seconds > 0 ? Double(finished) / seconds : 0
         let secondsText = String(Double(Int(seconds * 100)) / 100)
         return "processed \(finished) jobs in \(secondsText) s (\(Int(rate)) jobs/s): " + parts.joined(separator: ", ")

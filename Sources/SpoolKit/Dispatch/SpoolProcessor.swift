@@ -53,12 +53,19 @@ public final class SpoolProcessor: Sendable {
         let running = RunningJobs()
         let handlers = try buildHandlers(root: layout.root)
         let batches = BatchMonitor(store: store)
+        let forwarder =
+            configuration.routes.isEmpty ? nil : RouteForwarder(store: store, processorName: identity.name)
+        forwarder?.start()
+        store.outboxFilled.withLock { $0 = { forwarder?.wake() } }
+        defer { forwarder?.stop() }
         let runner = JobRunner(
-            store: store, handlers: handlers, running: running, summary: summary, batches: batches)
+            store: store, handlers: handlers, running: running, summary: summary, batches: batches,
+            wakeForwarder: { forwarder?.wake() })
         let limits = configuration.handlers.compactMapValues(\.concurrency)
         let queue = WorkQueue(concurrencyLimits: limits)
         let watcher = try QueueWatcher(
             directory: layout.directory(.queued), controlDirectory: layout.controlDirectory,
+            returnsDirectory: layout.returnsDirectory,
             useInotify: options.pollInterval == nil)
         wakeHook.withLock { $0 = { [watcher] in watcher.wake() } }
         defer { wakeHook.withLock { $0 = nil } }
@@ -73,6 +80,8 @@ public final class SpoolProcessor: Sendable {
         settleParents(of: recovered, store)
         store.settleWaitingParents()
         store.settleAllWaiters()
+        let returnedAtStart = store.applyReturns()
+        summary.withLock { $0.returned += returnedAtStart }
         let schedules = ScheduleRunner(store: store)
         if !schedules.schedules.isEmpty { schedules.fireDue() }
         var nextSchedule = schedules.nextDue(after: ProcessInfoLite.now())
@@ -117,6 +126,10 @@ public final class SpoolProcessor: Sendable {
             intake.examine(changes.names)
             intake.retryUnsettled()
             if changes.controlChanged { control.apply() }
+            if changes.returnsChanged {
+                let returned = store.applyReturns()
+                summary.withLock { $0.returned += returned }
+            }
             batches.updateDue()
             if let due = nextSchedule, ProcessInfoLite.now() >= due {
                 schedules.fireDue()
@@ -128,7 +141,7 @@ public final class SpoolProcessor: Sendable {
             }
             if options.drain && !rescan {
                 let load = queue.load
-                if load.indexed == 0 && load.running == 0 && !intake.hasUnsettled {
+                if load.indexed == 0 && load.running == 0 && !intake.hasUnsettled && forwarder?.hasWorkInHand != true {
                     // Idle: confirm with a full look before exiting, as events are only hints. Jobs
                     // whose dead processor's handlers still run will come back: wait for them.
                     let pass = store.recoverOrphans()
@@ -149,6 +162,8 @@ public final class SpoolProcessor: Sendable {
                 settleParents(of: pass, store)
                 store.settleWaitingParents()
                 store.settleAllWaiters()
+                let returned = store.applyReturns()
+                summary.withLock { $0.returned += returned }
                 if !schedules.schedules.isEmpty {
                     schedules.fireDue()
                     nextSchedule = schedules.nextDue(after: ProcessInfoLite.now())
@@ -239,7 +254,7 @@ struct IntakeLoop {
         var entries: [IndexEntry] = []
         for rawName in names {
             if let id = JobID.reference(fromRelativeName: rawName), queue.contains(id) { continue }
-            switch Intake.examine(rawName, in: layout, limit: limit, knownTypes: store.knownTypes, now: now) {
+            switch Intake.examine(rawName, in: layout, limit: limit, accepts: store.accepts, now: now) {
             case .job(let entry):
                 unsettled[rawName] = nil
                 entries.append(entry)

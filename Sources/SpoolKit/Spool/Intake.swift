@@ -47,7 +47,7 @@ public enum Intake {
 
     /// Examines `queued/NAME` for the index: name rules, kind, size, JSON, fields and type.
     static func examine(
-        _ rawName: [UInt8], in layout: SpoolLayout, limit: Int, knownTypes: Set<String>, now: Double
+        _ rawName: [UInt8], in layout: SpoolLayout, limit: Int, accepts: (JobRecord) -> Bool, now: Double
     ) -> Examination {
         if JobID.isProducerTemporary(rawName) { return .ignore }
         let directory = layout.directory(.queued)
@@ -89,7 +89,7 @@ public enum Intake {
         do { bytes = try fd.readAll(limit: limit, path: path) } catch { return .reject(reason(error)) }
         do {
             let record = try JobRecord(parsing: bytes, path: layout.relative(path))
-            if !knownTypes.contains(record.handlerType) { return .reject(unknownTypeReason(record.handlerType)) }
+            if !accepts(record) { return .reject(unknownTypeReason(record.handlerType)) }
             return .job(
                 IndexEntry(
                     id: id, type: record.type, priority: record.priority,

@@ -101,7 +101,7 @@ extension JobStore {
                 reason: "duplicate id: a job \(id) already exists in \(state.rawValue)/", shownAs: shownPath)
             return .rejected
         }
-        if !knownTypes.contains(record.handlerType) {
+        if !accepts(record) {
             _ = reject(
                 directory: processingDirectory, rawName: rawName,
                 reason: Intake.unknownTypeReason(record.handlerType), shownAs: shownPath)

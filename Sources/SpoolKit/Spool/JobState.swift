@@ -1,13 +1,14 @@
 /// The state of a job is the directory that holds its file.
 public enum JobState: String, Sendable, CaseIterable, Codable {
     /// `waiting`: a job whose `after` dependencies have not all finished (never claimed).
-    case queued, waiting, processing, held, done, failed, cancelled
+    /// `forwarded`: sent to another spool by a route; its outcome comes back through `returns/`.
+    case queued, waiting, processing, held, forwarded, done, failed, cancelled
 
     /// Done, failed and cancelled jobs are finished: nothing moves them but a user's request.
     public var isTerminal: Bool {
         switch self {
         case .done, .failed, .cancelled: return true
-        case .queued, .waiting, .processing, .held: return false
+        case .queued, .waiting, .processing, .held, .forwarded: return false
         }
     }
 

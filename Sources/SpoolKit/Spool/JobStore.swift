@@ -1,3 +1,5 @@
+import Synchronization
+
 /// The spool's transitions. Every change of state is one atomic rename inside the spool, and
 /// none replaces a job that exists: the rename is the claim, so several processors (or hosts)
 /// on one spool never run the same job at the same time.
@@ -11,8 +13,14 @@ public final class JobStore: Sendable {
     public let processor: ProcessorIdentity?
     /// Types with a handler: those in spool.json plus in-process handlers of an embedding program.
     public let knownTypes: Set<String>
+    /// Whether this spool can take a job: its type has a handler, or a route forwards it.
+    public func accepts(_ record: JobRecord) -> Bool {
+        knownTypes.contains(record.handlerType) || spool.configuration.route(for: record) != nil
+    }
     /// Record counts of child batch jobs already read, for settling parents again cheaply.
     let childCounts = ChildCountsCache()
+    /// Called when something was put in an outbox (the processor's forwarder listens).
+    let outboxFilled = Mutex<(@Sendable () -> Void)?>(nil)
 
     public var layout: SpoolLayout { spool.layout }
 
@@ -59,7 +67,10 @@ public final class JobStore: Sendable {
         let target = layout.jobPath(id, in: state)
         do {
             try renameIntoState(source, to: target, id: id)
-            if state.isTerminal { releaseWaiters(of: id) }
+            if state.isTerminal {
+                releaseWaiters(of: id)
+                packageReturn(id, record: record, state: state)
+            }
             return state
         } catch  where error.isNotFound {
             // Someone (recovery, or a retransmitted rename on NFS) already completed this move.

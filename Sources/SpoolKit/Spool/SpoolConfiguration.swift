@@ -75,6 +75,8 @@ public struct SpoolConfiguration: Sendable, Equatable {
     public var schedules: [Schedule] = []
     /// Type-level dependency rules (`rules`).
     public var rules: [DependencyRule] = []
+    /// Routes to other spools (`routes`).
+    public var routes: [Route] = []
     /// Roles, their field masking rules and the owners who have them; nil: nothing is masked.
     public var masking: MaskingPolicy?
 
@@ -135,10 +137,15 @@ public struct SpoolConfiguration: Sendable, Equatable {
                 }
             case "schedules": scheduleTable = value
             case "rules": ruleList = value
+            case "routes":
+                guard let table = value.objectValue else { throw fail("\"routes\" must be an object") }
+                for (name, entry) in table.members {
+                    do { routes.append(try Route(name: name, parsing: entry)) } catch { throw fail(error.message) }
+                }
             default:
                 throw fail(
                     "unknown key \"\(key)\" (known: workers, maxJobBytes, rescanInterval, killGrace, shutdownGrace, "
-                        + "backoff, maxDeferrals, retention, handlers, schedules, rules, masking)")
+                        + "backoff, maxDeferrals, retention, handlers, schedules, rules, masking, routes)")
             }
         }
         let types = Set(handlers.keys)

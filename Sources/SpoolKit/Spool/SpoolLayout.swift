@@ -22,6 +22,10 @@ public struct SpoolLayout: Sendable, Equatable {
 
     /// Markers of finished dependencies, for dependent jobs made exactly once (`deps/`).
     public var dependenciesDirectory: String { root + "/deps" }
+    /// Jobs waiting to be delivered by a route (`outbox/ROUTE/ID.json`).
+    public var outboxDirectory: String { root + "/outbox" }
+    /// Finished jobs returned by the spools this one forwarded them to.
+    public var returnsDirectory: String { root + "/returns" }
     /// What each schedule last fired (`schedules/NAME.last`).
     public var schedulesDirectory: String { root + "/schedules" }
 
@@ -29,12 +33,17 @@ public struct SpoolLayout: Sendable, Equatable {
     public var allDirectories: [String] {
         JobState.allCases.map(directory) + [
             temporaryDirectory, resultsDirectory, logsDirectory, processorsDirectory, controlDirectory,
-            dependenciesDirectory, schedulesDirectory,
+            dependenciesDirectory, schedulesDirectory, outboxDirectory, returnsDirectory,
         ]
     }
 
     /// Directories that spools made by earlier versions lack; opening a spool creates them.
-    var directoriesAddedLater: [String] { [directory(.waiting), dependenciesDirectory, schedulesDirectory] }
+    var directoriesAddedLater: [String] {
+        [
+            directory(.waiting), directory(.forwarded), dependenciesDirectory, schedulesDirectory, outboxDirectory,
+            returnsDirectory,
+        ]
+    }
 
     /// `STATE/ID.json`; for a child id `PARENT/CHILD`, `STATE/PARENT/CHILD.json`.
     public func jobPath(_ id: String, in state: JobState) -> String { directory(state) + "/" + id + ".json" }

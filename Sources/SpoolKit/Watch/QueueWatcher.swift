@@ -14,6 +14,8 @@ final class QueueWatcher: @unchecked Sendable {
         var woken = false
         /// Something changed in `control/`.
         var controlChanged = false
+        /// Something arrived in `returns/` (finished jobs sent back by another spool).
+        var returnsChanged = false
     }
 
     private let directory: String
@@ -21,6 +23,8 @@ final class QueueWatcher: @unchecked Sendable {
     private let inotify: Inotify?
     private var watch: Int32?
     private var controlWatch: Int32?
+    private let returnsDirectory: String?
+    private var returnsWatch: Int32?
     /// Watches on batch subdirectories, by watch descriptor: the parent id each one belongs to.
     private var batchWatches: [Int32: String] = [:]
     private var batchWatchByParent: [String: Int32] = [:]
@@ -28,9 +32,12 @@ final class QueueWatcher: @unchecked Sendable {
     private let wakePipe: (read: FileDescriptor, write: FileDescriptor)
 
     /// `useInotify: false` is poll mode.
-    init(directory: String, controlDirectory: String? = nil, useInotify: Bool) throws(SpoolError) {
+    init(
+        directory: String, controlDirectory: String? = nil, returnsDirectory: String? = nil, useInotify: Bool
+    ) throws(SpoolError) {
         self.directory = directory
         self.controlDirectory = controlDirectory
+        self.returnsDirectory = returnsDirectory
         do {
             wakePipe = try FileDescriptor.pipe()
             try wakePipe.read.setNonBlocking()
@@ -60,6 +67,9 @@ final class QueueWatcher: @unchecked Sendable {
         if let controlDirectory {
             let mask = Inotify.jobArrivalMask | Inotify.deletedMask
             controlWatch = try? inotify.addWatch(controlDirectory, mask: mask)
+        }
+        if let returnsDirectory {
+            returnsWatch = try? inotify.addWatch(returnsDirectory)
         }
         do {
             watch = try inotify.addWatch(directory)
@@ -92,7 +102,10 @@ final class QueueWatcher: @unchecked Sendable {
         if let inotify, ready.contains(1) {
             let events = (try? inotify.readPendingEvents()) ?? []
             for event in events {
-                if let controlWatch, event.watch == controlWatch {
+                if let returnsWatch, event.watch == returnsWatch {
+                    changes.returnsChanged = true
+                    if event.watchEnded { self.returnsWatch = nil }
+                } else if let controlWatch, event.watch == controlWatch {
                     changes.controlChanged = true
                     if event.watchEnded { self.controlWatch = nil }
                 } else if event.isOverflow {
