@@ -106,7 +106,7 @@ struct BatchTests {
         #expect(mixed["progress"] as? Int == 92)
         let show = try spool.spool(["show", "mixed"])
         #expect(show.standardOutput.contains("mixed/0003 failed"))
-        #expect(show.standardOutput.contains("children:   25: queued 0  waiting 0  running 0  held 0  done 23  failed 2"))
+        #expect(show.standardOutput.contains("children:   25: queued 0  waiting 0  running 0  held 0  forwarded 0  done 23  failed 2"))
     }
 
     @Test("onChildFailure fail ends the parent in failed/; failFast cancels the children left")

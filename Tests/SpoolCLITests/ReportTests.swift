@@ -95,7 +95,7 @@ struct ReportTests {
         let progress = ReportFixtures.progressValues(inLog: spool.contents("logs/whole.log") ?? "")
         #expect(progress.contains { $0 > 0 && $0 < 100 }, "progress lines: \(progress)")
         #expect(progress == progress.sorted())
-        #expect(!FileManager.default.fileExists(atPath: spool.root + "/tmp/work-whole.tmp"))
+        #expect(!FileManager.default.fileExists(atPath: spool.root + "/processors/work/whole"))
     }
 
     @Test("killed -9 midway and restarted: the result is byte for byte an uninterrupted run's; it resumed from a chunk")
@@ -112,7 +112,7 @@ struct ReportTests {
         kill(processor.processIdentifier, SIGKILL)
         processor.waitUntilExit()
         try #require(midway && spool.jobIDs(in: "processing") == ["killed"], "the report finished before the kill")
-        #expect(FileManager.default.fileExists(atPath: spool.root + "/tmp/work-killed.tmp/checkpoint.json"))
+        #expect(FileManager.default.fileExists(atPath: spool.root + "/processors/work/killed/checkpoint.json"))
         try ReportFixtures.drain(spool)
 
         try spool.drop("uninterrupted.json", job)
@@ -204,7 +204,11 @@ struct ReportTests {
         try ReportFixtures.writeRecords(spool, count: 3, name: "../outside.ndjson")
         try FileManager.default.createSymbolicLink(
             atPath: spool.root + "/data/link.ndjson", withDestinationPath: spool.root + "/outside.ndjson")
-        let cases = ["dotdot": "../outside.ndjson", "absolute": spool.root + "/outside.ndjson", "link": "link.ndjson"]
+        // An escaped NUL would end the string at the kernel: "..\u0000" must not pass for a name.
+        let cases = [
+            "dotdot": "../outside.ndjson", "absolute": spool.root + "/outside.ndjson", "link": "link.ndjson",
+            "nul": #"..\u0000/outside.ndjson"#,
+        ]
         for (id, path) in cases {
             try spool.drop(id + ".json", #"{"type": "report", "payload": {"file": "\#(path)"}}"#)
         }

@@ -57,7 +57,10 @@ extension JobStore {
             }
             throw .system(error)
         }
-        return TakenJob(id: id, record: record, lock: fd, from: state)
+        // The taker's rewrite will own the file: the submitter goes into the record now.
+        var verified = record
+        verified.set("ownerUID", JSONValue(Int(JobOwnership.submitter(fileOwner: opened.ownerID, record: record, layout: layout))))
+        return TakenJob(id: id, record: verified, lock: fd, from: state)
     }
 
     /// Moves a taken job on, with its new record; releases it.

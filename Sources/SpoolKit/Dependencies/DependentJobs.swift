@@ -38,7 +38,7 @@ extension JobStore {
     func createDependents(of id: String, record: JobRecord, state: JobState) {
         let rules = spool.configuration.rules.filter { $0.after.contains(record.type) && $0.condition.isMet(by: state) }
         // The submitter recorded by the processor (the file's owner is the processor by now).
-        let owner = record.ownerUID ?? UserDatabase.effectiveUserID
+        let owner = record.ownerUID ?? JobOwnership.nobody
         for rule in rules {
             if let role = rule.role, spool.configuration.masking?.role(ofUser: owner).name != role { continue }
             guard let key = Self.correlationKey(for: rule, id: id, record: record) else {

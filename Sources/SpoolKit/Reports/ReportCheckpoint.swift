@@ -1,5 +1,5 @@
 /// How far a report got: written beside its partial output in the job's work directory
-/// (`tmp/work-ID.tmp/checkpoint.json`) after every chunk, by rename, so it always describes
+/// (`processors/work/ID/checkpoint.json`) after every chunk, by rename, so it always describes
 /// output that was completely written. The next attempt truncates the output to `outputBytes`
 /// and continues after `consumedRecords` source records.
 struct ReportCheckpoint: Equatable {

@@ -4,7 +4,7 @@
 /// input size (one 64 KiB read buffer, one chunk).
 ///
 /// The partial report and its checkpoint live in the job's work directory
-/// (`tmp/work-ID.tmp/`), which outlives an attempt: after a crash or kill -9 the next attempt
+/// (`processors/work/ID/`), which outlives an attempt: after a crash or kill -9 the next attempt
 /// continues after the last committed chunk, and its result is byte for byte the one an
 /// uninterrupted run gives. Only when the report is complete does its file become the
 /// attempt's result, which the processor then publishes as `results/ID.out` by rename.
@@ -50,9 +50,18 @@ public struct ReportHandler: JobHandler {
 
         let layout = context.layout
         let workDirectory = layout.workDirectory(invocation.id)
-        do { try FileSystem.makeDirectory(workDirectory, mode: 0o700) } catch { throw .retryable("\(error)") }
+        do {
+            try FileSystem.makePrivateDirectory(layout.workDirectoriesRoot)
+            try FileSystem.makePrivateDirectory(workDirectory)
+        } catch { throw .retryable("\(error)") }
+        // Everything that shapes the output: resuming under other settings (say a role whose
+        // rules or hash key changed) would mix two reports in one file.
         let fingerprint = [
             source.identity, source.format.rawValue, outputFormat.rawValue, String(settings.chunkSize), role.name,
+            String(describing: role.otherFields)
+                + role.fields.keys.sorted().map { ";" + $0 + "=" + String(describing: role.fields[$0]!) }.joined(),
+            // The key itself never goes to disk: a keyed digest of a constant stands for it.
+            masking?.hasher?.hex("spool report checkpoint", length: 16) ?? "",
             (settings.fields ?? []).map { $0.source + ">" + $0.output }.joined(separator: ","),
         ].joined(separator: "|")
         var checkpoint = ReportCheckpoint(fingerprint: fingerprint)

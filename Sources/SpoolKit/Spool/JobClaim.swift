@@ -5,8 +5,11 @@ public struct ClaimedJob: Sendable {
     public var record: JobRecord
     /// Seconds since the epoch when the file arrived in `queued/` (its ctime there).
     public let arrivedAt: Double
-    /// The uid owning the job file: the submitter's identity (never a field of the JSON).
+    /// The uid owning the job file when it was claimed.
     public let ownerID: UInt32
+    /// The uid the job acts for: the file's owner, or the `ownerUID` a trusted writer recorded
+    /// (`JobOwnership`). Also written into `record` at once, so every later rewrite keeps it.
+    public let submitterID: UInt32
     let claimLock: FileDescriptor
 }
 
@@ -108,10 +111,13 @@ extension JobStore {
             return .rejected
         }
         keepDescriptor = true
+        let submitter = JobOwnership.submitter(fileOwner: status.ownerID, record: record, layout: layout)
+        var verified = record
+        verified.set("ownerUID", JSONValue(Int(submitter)))
         return .claimed(
             ClaimedJob(
-                id: id, record: record, arrivedAt: Double(status.changeTimeNanoseconds) / 1e9,
-                ownerID: status.ownerID, claimLock: fd))
+                id: id, record: verified, arrivedAt: Double(status.changeTimeNanoseconds) / 1e9,
+                ownerID: status.ownerID, submitterID: submitter, claimLock: fd))
     }
 
     /// `processing/ID.json` exists while `queued/ID.json` waits. If a live processor runs it,

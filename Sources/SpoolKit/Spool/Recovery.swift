@@ -102,6 +102,8 @@ extension JobStore {
                 reason: "found in processing/ but unreadable: \(Intake.reason(error))")
             return .recovered(.failed)
         }
+        // Recovery's rewrite will own the file: the submitter goes into the record first.
+        record.set("ownerUID", JSONValue(Int(JobOwnership.submitter(fileOwner: status.ownerID, record: record, layout: layout))))
         // A parent waiting for its children belongs to its tree, not to a processor.
         if record.status == BatchStatus.waitingForChildren { return .ownedByLiveProcessor }
         // Only a running attempt has an owner; any other status is a move a dead process (a

@@ -64,10 +64,14 @@ public struct SpoolLayout: Sendable, Equatable {
             + String(TemporaryNames.counter.add(1, ordering: .relaxed).newValue) + ".tmp"
     }
 
+    /// Where the processors keep work directories: `processors/work/`, private to the
+    /// processor's user (submitters write `tmp/`, so work cannot live there).
+    public var workDirectoriesRoot: String { processorsDirectory + "/work" }
+
     /// A job's work directory, kept across its attempts (a report's partial output and
-    /// checkpoint) and removed when the job ends: `tmp/work-ID.tmp` (a child's `/` as `+`).
+    /// checkpoint) and removed when the job ends: `processors/work/ID` (a child's `/` as `+`).
     public func workDirectory(_ id: String) -> String {
-        temporaryDirectory + "/work-" + id.replacingOccurrences(of: "/", with: "+") + ".tmp"
+        workDirectoriesRoot + "/" + id.replacingOccurrences(of: "/", with: "+")
     }
 
     /// Where a path inside the spool is shown to users: relative to the root.

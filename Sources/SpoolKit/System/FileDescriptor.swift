@@ -113,6 +113,8 @@ public struct FileStatus: Sendable, Equatable {
     public let inode: UInt64
     public let device: UInt64
     public let ownerID: UInt32
+    /// Permission bits (`st_mode & 0o7777`).
+    public let permissions: UInt32
     /// Last status change (a rename sets it): the spool's arrival time for a queued file.
     public let changeTimeNanoseconds: Int64
     public let modificationTimeNanoseconds: Int64
@@ -133,6 +135,7 @@ public struct FileStatus: Sendable, Equatable {
         inode = UInt64(raw.st_ino)
         device = UInt64(raw.st_dev)
         ownerID = raw.st_uid
+        permissions = UInt32(raw.st_mode & 0o7777)
         changeTimeNanoseconds = Int64(raw.st_ctim.tv_sec) * 1_000_000_000 + Int64(raw.st_ctim.tv_nsec)
         modificationTimeNanoseconds = Int64(raw.st_mtim.tv_sec) * 1_000_000_000 + Int64(raw.st_mtim.tv_nsec)
     }

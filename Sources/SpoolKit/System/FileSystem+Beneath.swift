@@ -8,6 +8,10 @@ extension FileSystem {
     static func openReadingBeneath(_ root: String, _ relativePath: String) throws(BeneathPathError) -> FileDescriptor {
         let components = relativePath.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
         if relativePath.hasPrefix("/") { throw .refused(relativePath, "it is absolute; name a file inside \(root)") }
+        // A NUL would end the string for the kernel: "..\u{0}" must not pass as a plain name.
+        if relativePath.utf8.contains(0) {
+            throw .refused(relativePath.replacingOccurrences(of: "\u{0}", with: "\\0"), "it contains a NUL byte")
+        }
         if relativePath.isEmpty || components.contains(where: { $0.isEmpty || $0 == "." || $0 == ".." }) {
             throw .refused(relativePath, "it must be a plain relative path without '.', '..' or empty parts")
         }

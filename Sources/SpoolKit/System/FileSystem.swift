@@ -114,6 +114,16 @@ public enum FileSystem {
         _ = Glibc.rmdir(path)
     }
 
+    /// Makes (or finds) a directory that only this process's user can enter: created 0700, and
+    /// refused (EPERM) when it is a link, someone else's, or open to others — a directory
+    /// another user made in its place could read or plant what is written there.
+    static func makePrivateDirectory(_ path: String) throws(SystemError) {
+        try makeDirectory(path, mode: 0o700)
+        guard let status = try statusNotFollowing(path), status.kind == .directory,
+            status.ownerID == geteuid(), status.permissions & 0o077 == 0
+        else { throw SystemError("use as a private directory", path: path, code: EPERM) }
+    }
+
     /// Whether `path` is a real directory (not a link to one).
     static func isRealDirectory(_ path: String) -> Bool {
         (try? statusNotFollowing(path))?.kind == .directory
