@@ -224,4 +224,101 @@ struct HandoffTests {
         #expect((parent["children"] as? [String: Int])?["done"] == 25)
         #expect((parent["records"] as? [String: Int])?["processed"] == 10_000)
     }
+
+    @Test("the example configurations of the two-host walkthrough load")
+    func examples() throws {
+        for name in ["a-spool.json", "b-spool.json"] {
+            let spool = try TestSpool(configuration: "{}")
+            let example = ExamplesTests.repository.appendingPathComponent("examples/handoff/" + name).path
+            try FileManager.default.removeItem(atPath: spool.root + "/spool.json")
+            try FileManager.default.copyItem(atPath: example, toPath: spool.root + "/spool.json")
+            let opened = try spool.spool(["schedules"])
+            #expect(opened.status == 0, "\(name): \(opened.standardError)")
+        }
+    }
+
+    static let canMakeNamespaces: Bool = getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/sbin/ip")
+
+    /// Runs `ip ARGS`; true on success.
+    @discardableResult
+    static func ip(_ arguments: [String]) -> Bool {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+        process.arguments = arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        guard (try? process.run()) != nil else { return false }
+        process.waitUntilExit()
+        return process.terminationStatus == 0
+    }
+
+    @Test(
+        "the round trip across two network namespaces, each side with an rsync daemon",
+        .enabled(if: rsync != nil && canMakeNamespaces, "needs root, iproute2 and rsync (skipped elsewhere)"))
+    func networkNamespaces() throws {
+        let tag = String(UInt32.random(in: 0..<1_000_000))
+        let (nsA, nsB) = ("spa" + tag, "spb" + tag)
+        let net = "10.231.\(Int.random(in: 1...250))"
+        var started: [Process] = []
+        defer {
+            for process in started where process.isRunning {
+                kill(process.processIdentifier, SIGTERM)
+                process.waitUntilExit()
+            }
+            Self.ip(["netns", "del", nsA])
+            Self.ip(["netns", "del", nsB])
+        }
+        try #require(Self.ip(["netns", "add", nsA]) && Self.ip(["netns", "add", nsB]), "cannot make namespaces here")
+        #expect(Self.ip(["link", "add", "va" + tag, "type", "veth", "peer", "name", "vb" + tag]))
+        #expect(Self.ip(["link", "set", "va" + tag, "netns", nsA]) && Self.ip(["link", "set", "vb" + tag, "netns", nsB]))
+        for (ns, device, address) in [(nsA, "va" + tag, net + ".1/24"), (nsB, "vb" + tag, net + ".2/24")] {
+            #expect(Self.ip(["-n", ns, "addr", "add", address, "dev", device]))
+            #expect(Self.ip(["-n", ns, "link", "set", device, "up"]) && Self.ip(["-n", ns, "link", "set", "lo", "up"]))
+        }
+        let a = try TestSpool(configuration: "{}")
+        let b = try TestSpool(configuration: "{}")
+        let trace = b.scratch + "/trace"
+        try """
+        {"handlers": {}, "routes": {"to-b": {"types": ["render"], "destination": "rsync://\(net).2:8873/spool",
+                                            "returnVia": "back-to-a", "backoff": {"base": 0.2, "max": 2}}}}
+        """.write(toFile: a.root + "/spool.json", atomically: true, encoding: .utf8)
+        try """
+        {"handlers": {"render": \(TestSpool.shellHandler("echo \"$SPOOL_JOB_ID\" >> \(trace); echo \"rendered $SPOOL_JOB_ID\""))},
+         "routes": {"back-to-a": {"destination": "rsync://\(net).1:8873/spool", "returns": true,
+                                  "backoff": {"base": 0.2, "max": 2}}}}
+        """.write(toFile: b.root + "/spool.json", atomically: true, encoding: .utf8)
+        func inNamespace(_ ns: String, _ command: [String]) throws -> Process {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+            process.arguments = ["netns", "exec", ns] + command
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            started.append(process)
+            return process
+        }
+        for (ns, spool, address) in [(nsA, a, net + ".1"), (nsB, b, net + ".2")] {
+            let configuration = spool.scratch + "/rsyncd.conf"
+            try """
+            [spool]
+                path = \(spool.root)
+                read only = no
+                use chroot = no
+                uid = root
+                gid = root
+
+            """.write(toFile: configuration, atomically: true, encoding: .utf8)
+            _ = try inNamespace(
+                ns, [try #require(Self.rsync), "--daemon", "--no-detach", "--address", address, "--port", "8873",
+                    "--config", configuration])
+        }
+        _ = try inNamespace(nsA, [TestSpool.binary, "run", "--spool", a.root])
+        _ = try inNamespace(nsB, [TestSpool.binary, "run", "--spool", b.root])
+        let ids = try a.dropMany(50, prefix: "n") { _ in #"{"type": "render"}"# }
+        #expect(a.waitUntil(timeout: 120) { a.jobIDs(in: "done").count == ids.count })
+        let ran = Self.lines(trace)
+        #expect(ran.count == ids.count && Set(ran) == Set(ids))
+        #expect(a.contents("results/\(ids[7]).out") == "rendered \(ids[7])\n")
+        #expect(a.names(in: "forwarded").isEmpty)
+    }
 }
