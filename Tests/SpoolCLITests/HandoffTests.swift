@@ -321,4 +321,31 @@ struct HandoffTests {
         #expect(a.contents("results/\(ids[7]).out") == "rendered \(ids[7])\n")
         #expect(a.names(in: "forwarded").isEmpty)
     }
+
+    @Test("16 processors on one spool, half with inotify and half polling: 10,000 jobs each run once, never twice at a time")
+    func sixteenProcessors() throws {
+        let spool = try TestSpool(configuration: "{}")
+        let trace = spool.scratch + "/trace"
+        let running = spool.scratch + "/running"
+        try FileManager.default.createDirectory(atPath: running, withIntermediateDirectories: true)
+        // noclobber: a second run of a job while the first runs finds its marker and says so.
+        let script =
+            "set -C; : > \(running)/$SPOOL_JOB_ID 2>/dev/null || echo \"overlap $SPOOL_JOB_ID\" >> \(trace); "
+            + "echo \"$SPOOL_JOB_ID\" >> \(trace); rm -f \(running)/$SPOOL_JOB_ID"
+        try """
+        {"workers": 2, "handlers": {"quick": \(TestSpool.shellHandler(script))}}
+        """.write(toFile: spool.root + "/spool.json", atomically: true, encoding: .utf8)
+        let processors = try (0..<16).map { index in
+            try spool.startProcessor(index % 2 == 0 ? [] : ["--poll", "0.2"])
+        }
+        let ids = try spool.dropMany(10_000, prefix: "q") { _ in #"{"type": "quick"}"# }
+        #expect(spool.waitUntil(timeout: 600) { spool.names(in: "done").count == ids.count })
+        for processor in processors { #expect(spool.stop(processor) == 0) }
+        let lines = Self.lines(trace)
+        #expect(!lines.contains { $0.hasPrefix("overlap") }, "\(lines.filter { $0.hasPrefix("overlap") }.prefix(5))")
+        #expect(lines.count == ids.count && Set(lines) == Set(ids))
+        let failed = spool.jobIDs(in: "failed")
+        #expect(failed.isEmpty, "\(failed.prefix(3)): \(failed.first.flatMap { spool.contents("logs/\($0).log") } ?? "")")
+        #expect(spool.names(in: "processing").isEmpty)
+    }
 }

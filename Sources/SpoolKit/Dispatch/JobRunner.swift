@@ -211,6 +211,8 @@ final class JobRunner: Sendable {
         }
         // A job's work directory (a report's partial output) serves its next attempt only.
         if target.isTerminal { FileSystem.removeShallowTree(layout.workDirectory(id)) }
+        // A job going back to the queue belongs to no processor until the next claim.
+        if target == .queued { record.set("processor", nil) }
         JobLog.append(layout, id: id, logLevel, message + " → \(target.rawValue)/")
         do {
             let final = try moveRetrying(id, to: target, record: record)

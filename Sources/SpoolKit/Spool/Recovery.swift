@@ -106,9 +106,10 @@ extension JobStore {
         record.set("ownerUID", JSONValue(Int(JobOwnership.submitter(fileOwner: status.ownerID, record: record, layout: layout))))
         // A parent waiting for its children belongs to its tree, not to a processor.
         if record.status == BatchStatus.waitingForChildren { return .ownedByLiveProcessor }
-        // Only a running attempt has an owner; any other status is a move a dead process (a
-        // processor or a user's command) left half-done, whatever processor ran the job before.
-        if record.status == "running", let owner = record.processorName, liveness.isAlive(owner) {
+        // A live owner may be in the middle of moving the job on: leave it. (Records that go back
+        // to queued/, and jobs a user's command takes, lose their `processor`, so a stale owner
+        // never keeps a job here.)
+        if let owner = record.processorName, liveness.isAlive(owner) {
             return liveness.isOrphanedOnThisHost(owner) ? .awaitingOrphanedHandlers : .ownedByLiveProcessor
         }
 
