@@ -64,7 +64,7 @@ extension JobStore {
                 guard let bytes = try? FileSystem.readFile(directory + "/" + type, limit: 4096) else { break }
                 parents.append(String(decoding: bytes, as: UTF8.self).trimmingNewline())
             }
-            guard parents.count == rule.after.count, !FileSystem.exists(directory + "/.created") else { continue }
+            guard parents.count == rule.after.count else { continue }
             var fields = rule.template
             if parents.count == 1 {
                 fields["parentJobId"] = .string(parents[0])
@@ -77,12 +77,11 @@ extension JobStore {
             fields["ownerUID"] = JSONValue(Int(owner))
             let dependent = rule.name + "@" + encoded
             do {
-                if try publishOnce(JobRecord(fields: fields), id: dependent) {
+                if try publishExactlyOnce(JobRecord(fields: fields), id: dependent, marker: directory + "/.created") {
                     JobLog.append(
                         layout, id: dependent, .info,
                         "created by rule \(rule.name) after \(parents.joined(separator: ", ")) (\(rule.condition.rawValue))")
                 }
-                try FileSystem.writeAtomically(Array((dependent + "\n").utf8), to: directory + "/.created", durable: true)
             } catch {
                 Diagnostics.warn("rule \(rule.name): could not create job \(dependent): \(error)")
             }

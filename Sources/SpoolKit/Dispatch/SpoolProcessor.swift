@@ -166,6 +166,7 @@ public final class SpoolProcessor: Sendable {
                 summary.withLock { $0.returned += returned }
                 if !schedules.schedules.isEmpty {
                     schedules.fireDue()
+                    schedules.pruneMarkers()
                     nextSchedule = schedules.nextDue(after: ProcessInfoLite.now())
                 }
                 store.removeStaleTemporaries()

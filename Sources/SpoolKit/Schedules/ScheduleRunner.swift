@@ -53,7 +53,10 @@ public struct ScheduleRunner: Sendable {
         for slot in slots {
             let id = schedule.jobID(forSlot: slot)
             do {
-                if try store.publishOnce(schedule.job(forSlot: slot), id: id) {
+                let markers = store.layout.schedulesDirectory + "/" + schedule.name + ".fired"
+                try? FileSystem.makeDirectory(store.layout.schedulesDirectory)
+                try? FileSystem.makeDirectory(markers)
+                if try store.publishExactlyOnce(schedule.job(forSlot: slot), id: id, marker: markers + "/" + id) {
                     firing.created.append(id)
                     JobLog.append(
                         store.layout, id: id, .info,
@@ -111,6 +114,20 @@ public struct ScheduleRunner: Sendable {
     /// The earliest time after `now` at which some schedule has a slot.
     public func nextDue(after now: Double) -> Double? {
         schedules.compactMap { $0.cron.nextTime(after: now, in: $0.timeZone) }.min()
+    }
+
+    /// Removes the markers of slots fired more than `age` seconds ago (at every rescan): a slot
+    /// that old is never fired again anyway (its time is before every schedule's `.last`).
+    public func pruneMarkers(olderThan age: Double = 2 * 86400, now: Double = ProcessInfoLite.now()) {
+        for schedule in schedules {
+            let directory = store.layout.schedulesDirectory + "/" + schedule.name + ".fired"
+            for entry in (try? FileSystem.listDirectory(directory)) ?? [] {
+                guard let name = entry.name, let status = try? FileSystem.statusNotFollowing(directory + "/" + name),
+                    now - Double(status.modificationTimeNanoseconds) / 1e9 > age
+                else { continue }
+                try? FileSystem.unlinkIfPresent(directory + "/" + name)
+            }
+        }
     }
 
     // MARK: State

@@ -18,4 +18,6 @@ enum OpenFlags {
     static let append = O_APPEND
     static let create = O_CREAT
     static let noFollow = O_NOFOLLOW
+    static let readWrite = O_RDWR
+    static let exclusive = O_EXCL
 }
