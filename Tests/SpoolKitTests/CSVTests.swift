@@ -52,6 +52,27 @@ struct CSVTests {
         #expect(reader.offset == text.utf8.count)
     }
 
+    @Test("a quote inside a plain field is an ordinary character: records are split as they are read")
+    func quoteInsidePlainField() throws {
+        var template = Array("/tmp/spool-csv-XXXXXX".utf8CString)
+        let raw = mkstemp(&template)
+        try #require(raw >= 0)
+        let path = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        defer { unlink(path) }
+        let descriptor = FileDescriptor(rawValue: raw)
+        defer { descriptor.close() }
+        try descriptor.writeAll(Array("id,item,qty\n1,12\" pizza,5\n2,ok,6\n3,\"a \"\"b\"\"\",7\n".utf8))
+        try descriptor.seek(to: 0)
+        let reader = RecordReader(descriptor: descriptor, name: path, format: .csv)
+        try reader.readHeader()
+        var items: [JSONValue?] = []
+        while let record = try reader.next() {
+            guard case .object(let object) = record else { break }
+            items.append(object["item"])
+        }
+        #expect(items == [.string("12\" pizza"), .string("ok"), .string("a \"b\"")])
+    }
+
     @Test("NDJSON lines that are not objects are reported as invalid, blank lines are skipped")
     func ndjsonInvalid() throws {
         var fds: [Int32] = [0, 0]

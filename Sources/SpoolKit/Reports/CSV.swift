@@ -14,14 +14,34 @@ public enum CSV {
     /// Where the record starting at `start` ends: the index just past its line break (LF or CRLF,
     /// outside quotes), or nil when `bytes` ends first (the record continues in data not read yet).
     static func recordEnd(in bytes: UnsafeBufferPointer<UInt8>, from start: Int, end: Int) -> Int? {
+        // The same reading as parseRecord: a quote opens a quoted field only at the field's start
+        // (`12" pizza` is a plain field), and inside one a doubled quote is a quote.
         var quoted = false
+        var fieldStart = true
+        var fieldWasQuoted = false
         var index = start
         while index < end {
             let byte = bytes[index]
-            if byte == 0x22 {
-                quoted.toggle()  // a doubled quote toggles twice: still inside
-            } else if byte == 0x0A && !quoted {
+            if quoted {
+                if byte == 0x22 {
+                    guard index + 1 < end else { return nil }  // a doubled quote may go on in the next read
+                    if bytes[index + 1] == 0x22 {
+                        index += 2
+                        continue
+                    }
+                    quoted = false
+                }
+            } else if byte == 0x2C {
+                fieldStart = true
+                fieldWasQuoted = false
+            } else if byte == 0x0A {
                 return index + 1
+            } else if byte == 0x22 && fieldStart && !fieldWasQuoted {
+                quoted = true
+                fieldWasQuoted = true
+                fieldStart = false
+            } else {
+                fieldStart = false
             }
             index += 1
         }

@@ -19,6 +19,8 @@ public struct ReportHandler: JobHandler {
     static let countedSourceLimit = 64 * 1024 * 1024
     /// Bad records logged per attempt; the rest are only counted.
     static let loggedBadRecords = 10
+    /// A chunk's output past this many bytes is written before the chunk ends (constant memory).
+    static let chunkBufferLimit = 1 << 20
 
     public init(settings: ReportSettings, masking: MaskingPolicy?, spoolRoot: String) {
         self.settings = settings
@@ -115,9 +117,17 @@ public struct ReportHandler: JobHandler {
         while true {
             if let stop = stopCheck.outcome() { return stop }
             var read = 0
+            // Written ahead of the checkpoint when a chunk grows large (memory stays bounded);
+            // a resume truncates back to the checkpoint, so these bytes count only once it is saved.
+            var writtenAhead = 0
             do {
                 while read < settings.chunkSize, let record = try reader.next() {
                     read += 1
+                    if chunk.count > Self.chunkBufferLimit {
+                        try output.writeAll(chunk, path: outputPath)
+                        writtenAhead += chunk.count
+                        chunk.removeAll(keepingCapacity: true)
+                    }
                     switch record {
                     case .object(let object): transform.append(object, to: &chunk)
                     case .invalid(let reason):
@@ -131,15 +141,15 @@ public struct ReportHandler: JobHandler {
                 }
             } catch {
                 if let stop = stopCheck.outcome() { return stop }
-                throw .retryable(error.description)
+                throw .retryable("\(error)")
             }
-            guard read > 0 || !chunk.isEmpty else { break }
+            guard read > 0 || !chunk.isEmpty || writtenAhead > 0 else { break }
             do { try output.writeAll(chunk, path: outputPath) } catch { throw .retryable("\(error)") }
             checkpoint.chunks += 1
             checkpoint.consumedRecords += read
             checkpoint.writtenRecords = checkpoint.consumedRecords - checkpoint.failedRecords
             checkpoint.sourceOffset = reader.offset
-            checkpoint.outputBytes += chunk.count
+            checkpoint.outputBytes += writtenAhead + chunk.count
             checkpoint.columns = transform.columns
             chunk.removeAll(keepingCapacity: true)
             do { try checkpoint.save(in: workDirectory) } catch { throw .retryable("\(error)") }
