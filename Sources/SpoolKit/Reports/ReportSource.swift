@@ -108,13 +108,31 @@ final class ReportSource {
         descriptor.close()
         guard case .command(let process) = kind else { return nil }
         if stopping { process.killGroup() }
-        let (ended, _) = process.waitForExit()
+        // A command that closed its output but goes on running gets a bounded time to exit,
+        // then is killed: the report (and its timeout, and a cancel) must not wait on it.
+        var ended: ProcessTermination?
+        let deadline = ProcessInfoLite.monotonicNow() + Self.exitGrace
+        while ended == nil && ProcessInfoLite.monotonicNow() < deadline {
+            if let (termination, _) = process.reapIfExited() {
+                ended = termination
+            } else {
+                ProcessInfoLite.sleep(seconds: 0.01)
+            }
+        }
+        if ended == nil {
+            process.killGroup()
+            ended = process.waitForExit().0
+        }
+        let finalTermination = ended ?? .exited(-1)
         // Nothing of the source may outlive the report: stray children go with the leader.
         process.killGroup()
         process.closeDescriptors()
-        termination = ended
-        return ended
+        termination = finalTermination
+        return finalTermination
     }
+
+    /// Seconds a source command may run on after closing its output.
+    static let exitGrace = 10.0
 }
 
 /// Why a report attempt failed: for good (bad input, a refused path or role), or worth retrying.
