@@ -26,7 +26,8 @@ struct BatchTests {
         if let policy { batch += #", "onChildFailure": "\#(policy)""# }
         batch += "}"
         let items = (0..<count).map(String.init).joined(separator: ",")
-        return #"{"type": "\#(type)", "priority": "high", "payload": {"RadarID": [\#(items)], "region": "eu"}, "batch": \#(batch)}"#
+        return
+            #"{"type": "\#(type)", "priority": "high", "payload": {"RadarID": [\#(items)], "region": "eu"}, "batch": \#(batch)}"#
     }
 
     /// Runs `spool run --drain` and expects it to succeed, showing its errors if not.
@@ -106,7 +107,9 @@ struct BatchTests {
         #expect(mixed["progress"] as? Int == 92)
         let show = try spool.spool(["show", "mixed"])
         #expect(show.standardOutput.contains("mixed/0003 failed"))
-        #expect(show.standardOutput.contains("children:   25: queued 0  waiting 0  running 0  held 0  forwarded 0  done 23  failed 2"))
+        #expect(
+            show.standardOutput.contains(
+                "children:   25: queued 0  waiting 0  running 0  held 0  forwarded 0  done 23  failed 2"))
     }
 
     @Test("onChildFailure fail ends the parent in failed/; failFast cancels the children left")
@@ -229,7 +232,8 @@ struct BatchTests {
             Int32($0)
         }
         #expect(handlerPids.count == 2)
-        #expect(spool.waitUntil(timeout: 3) { handlerPids.allSatisfy { kill($0, 0) != 0 || TestProcesses.isZombie($0) } })
+        #expect(
+            spool.waitUntil(timeout: 3) { handlerPids.allSatisfy { kill($0, 0) != 0 || TestProcesses.isZombie($0) } })
         let parent = try spool.record("p", in: "cancelled")
         #expect((parent["error"] as? String)?.contains(": wrong list") == true)
         #expect(spool.stop(processor) == 0)
@@ -241,7 +245,8 @@ struct BatchTests {
 struct BatchCrashTests {
     @Test("kill -9 during the split: a restart publishes each child exactly once and the parent completes")
     func killDuringSplit() throws {
-        let spool = try TestSpool(configuration: #"{"maxJobBytes": 67108864, "handlers": {"child": {"builtin": "noop"}}}"#)
+        let spool = try TestSpool(
+            configuration: #"{"maxJobBytes": 67108864, "handlers": {"child": {"builtin": "noop"}}}"#)
         // Big enough that the split takes a while in a debug build: 600,000 items, 1,500 children.
         try spool.drop("big.json", BatchTests.parent(count: 600_000))
         let processor = try spool.startProcessor()

@@ -34,7 +34,10 @@ struct DependencyTests {
         try spool.drop("good.json", #"{"type": "a", "payload": {}}"#)
         try spool.drop("bad.json", #"{"type": "a", "payload": {"fail": true}}"#)
         try Self.drain(spool)
-        #expect(spool.jobIDs(in: "done").sorted() == ["b-on-success@good", "c-on-completion@bad", "c-on-completion@good", "good"])
+        #expect(
+            spool.jobIDs(in: "done").sorted() == [
+                "b-on-success@good", "c-on-completion@bad", "c-on-completion@good", "good",
+            ])
         #expect(spool.jobIDs(in: "failed") == ["bad"])
         let dependent = try spool.record("b-on-success@good", in: "done")
         #expect(dependent["parentJobId"] as? String == "good")
@@ -69,9 +72,10 @@ struct DependencyTests {
         try spool.drop("x-23-again.json", #"{"type": "x", "correlation": "2026-11-23"}"#)
         try spool.drop("y-24.json", #"{"type": "y", "correlation": "2026-11-24"}"#)
         try Self.drain(spool)
-        #expect(spool.jobIDs(in: "done").filter { $0.hasPrefix("summary@") }.sorted() == [
-            "summary@2026-11-23", "summary@2026-11-24",
-        ])
+        #expect(
+            spool.jobIDs(in: "done").filter { $0.hasPrefix("summary@") }.sorted() == [
+                "summary@2026-11-23", "summary@2026-11-24",
+            ])
         #expect(Self.lines(trace).filter { $0.hasPrefix("summary@") }.count == 2)
     }
 
@@ -180,9 +184,10 @@ struct DependencyTests {
 
     @Test("show estimates when a queued job will finish from its type's recent durations and the queue ahead")
     func estimate() throws {
-        let spool = try TestSpool(configuration: """
-            {"workers": 2, "handlers": {"nap": \(TestSpool.shellHandler("sleep 0.3"))}}
-            """)
+        let spool = try TestSpool(
+            configuration: """
+                {"workers": 2, "handlers": {"nap": \(TestSpool.shellHandler("sleep 0.3"))}}
+                """)
         for number in 1...3 { try spool.drop("past-\(number).json", #"{"type": "nap"}"#) }
         try Self.drain(spool)
         let unknown = try spool.spool(["submit", "--type", "nap", "--id", "first"])
@@ -225,6 +230,7 @@ struct DependencyTests {
         """.write(toFile: spool.root + "/spool.json", atomically: true, encoding: .utf8)
         let refused = try spool.spool(["run", "--drain"])
         #expect(refused.status == 78)
-        #expect(refused.standardError.contains("\"rules[0].role\" must name a role of the \"masking\" section (analyst)"))
+        #expect(
+            refused.standardError.contains("\"rules[0].role\" must name a role of the \"masking\" section (analyst)"))
     }
 }

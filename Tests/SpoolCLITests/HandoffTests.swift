@@ -121,7 +121,9 @@ struct HandoffTests {
 
     /// Spools A and B on this machine, as two hosts: A forwards `render` jobs to B with rsync,
     /// B runs them and returns each finished job to A the same way.
-    static func twoSpools(destination: String? = nil, backoff: String = "") throws -> (a: TestSpool, b: TestSpool, trace: String) {
+    static func twoSpools(destination: String? = nil, backoff: String = "") throws -> (
+        a: TestSpool, b: TestSpool, trace: String
+    ) {
         let a = try TestSpool(configuration: "{}")
         let b = try TestSpool(configuration: "{}")
         let trace = b.scratch + "/trace"
@@ -270,10 +272,12 @@ struct HandoffTests {
         }
         try #require(Self.ip(["netns", "add", nsA]) && Self.ip(["netns", "add", nsB]), "cannot make namespaces here")
         #expect(Self.ip(["link", "add", "va" + tag, "type", "veth", "peer", "name", "vb" + tag]))
-        #expect(Self.ip(["link", "set", "va" + tag, "netns", nsA]) && Self.ip(["link", "set", "vb" + tag, "netns", nsB]))
+        #expect(
+            Self.ip(["link", "set", "va" + tag, "netns", nsA]) && Self.ip(["link", "set", "vb" + tag, "netns", nsB]))
         for (ns, device, address) in [(nsA, "va" + tag, net + ".1/24"), (nsB, "vb" + tag, net + ".2/24")] {
             #expect(Self.ip(["-n", ns, "addr", "add", address, "dev", device]))
-            #expect(Self.ip(["-n", ns, "link", "set", device, "up"]) && Self.ip(["-n", ns, "link", "set", "lo", "up"]))
+            #expect(
+                Self.ip(["-n", ns, "link", "set", device, "up"]) && Self.ip(["-n", ns, "link", "set", "lo", "up"]))
         }
         let a = try TestSpool(configuration: "{}")
         let b = try TestSpool(configuration: "{}")
@@ -309,8 +313,11 @@ struct HandoffTests {
 
             """.write(toFile: configuration, atomically: true, encoding: .utf8)
             _ = try inNamespace(
-                ns, [try #require(Self.rsync), "--daemon", "--no-detach", "--address", address, "--port", "8873",
-                    "--config", configuration])
+                ns,
+                [
+                    try #require(Self.rsync), "--daemon", "--no-detach", "--address", address, "--port", "8873",
+                    "--config", configuration,
+                ])
         }
         _ = try inNamespace(nsA, [TestSpool.binary, "run", "--spool", a.root])
         _ = try inNamespace(nsB, [TestSpool.binary, "run", "--spool", b.root])
@@ -322,7 +329,9 @@ struct HandoffTests {
         #expect(a.names(in: "forwarded").isEmpty)
     }
 
-    @Test("16 processors on one spool, half with inotify and half polling: 10,000 jobs each run once, never twice at a time")
+    @Test(
+        "16 processors on one spool, half with inotify and half polling: 10,000 jobs each run once, never twice at a time"
+    )
     func sixteenProcessors() throws {
         let spool = try TestSpool(configuration: "{}")
         let trace = spool.scratch + "/trace"
@@ -345,7 +354,8 @@ struct HandoffTests {
         #expect(!lines.contains { $0.hasPrefix("overlap") }, "\(lines.filter { $0.hasPrefix("overlap") }.prefix(5))")
         #expect(lines.count == ids.count && Set(lines) == Set(ids))
         let failed = spool.jobIDs(in: "failed")
-        #expect(failed.isEmpty, "\(failed.prefix(3)): \(failed.first.flatMap { spool.contents("logs/\($0).log") } ?? "")")
+        #expect(
+            failed.isEmpty, "\(failed.prefix(3)): \(failed.first.flatMap { spool.contents("logs/\($0).log") } ?? "")")
         #expect(spool.names(in: "processing").isEmpty)
     }
 }

@@ -101,7 +101,8 @@ struct CronExpressionTests {
         let expected: [String: String] = [
             "@hourly": "2026-11-23T11:00:00Z", "@daily": "2026-11-24T00:00:00Z", "@midnight": "2026-11-24T00:00:00Z",
             "@weekly": "2026-11-30T00:00:00Z", "@monthly": "2026-12-01T00:00:00Z",
-            "@quarterly": "2027-01-01T00:00:00Z", "@yearly": "2027-01-01T00:00:00Z", "@annually": "2027-01-01T00:00:00Z",
+            "@quarterly": "2027-01-01T00:00:00Z", "@yearly": "2027-01-01T00:00:00Z",
+            "@annually": "2027-01-01T00:00:00Z",
         ]
         for (macro, next) in expected {
             #expect(try CronExpression(parsing: macro).nextTime(after: base).map(Self.text) == next, "\(macro)")

@@ -74,7 +74,8 @@ extension JobStore {
     /// Moves a finished parent back to `processing/` to wait for its children again.
     func reopenParent(_ id: String, from state: JobState, by user: String) throws(SpoolError) {
         guard let taken = try take(id, from: state) else {
-            throw .system(SystemError("retry", path: layout.relative(layout.jobPath(id, in: state)), code: ErrnoCode.tryAgain))
+            throw .system(
+                SystemError("retry", path: layout.relative(layout.jobPath(id, in: state)), code: ErrnoCode.tryAgain))
         }
         defer { taken.lock.close() }
         var record = taken.record
@@ -86,6 +87,7 @@ extension JobStore {
             ])
         record.status = BatchStatus.waitingForChildren
         do { try rewriteProcessing(id, record) } catch { throw .system(error) }
-        JobLog.append(layout, id: id, .info, "reopened by \(user) (was \(state.rawValue)) → processing/, waiting for children")
+        JobLog.append(
+            layout, id: id, .info, "reopened by \(user) (was \(state.rawValue)) → processing/, waiting for children")
     }
 }

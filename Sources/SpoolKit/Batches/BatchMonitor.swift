@@ -41,7 +41,8 @@ final class BatchMonitor: Sendable {
         let now = ProcessInfoLite.monotonicNow()
         let due: [String] = pending.withLock { pending in
             let ready = pending.keys.filter { parent in
-                let size = (try? FileSystem.statusNotFollowing(store.layout.jobPath(parent, in: .processing)))?.size ?? 0
+                let size =
+                    (try? FileSystem.statusNotFollowing(store.layout.jobPath(parent, in: .processing)))?.size ?? 0
                 return now - (lastUpdated.withLock { $0[parent] } ?? 0) >= Self.updateInterval(forParentOf: size)
             }
             for parent in ready { pending[parent] = nil }

@@ -54,8 +54,8 @@ public struct BatchTree: Sendable {
         func count(_ id: String, in state: JobState) -> Bool {
             let path = layout.jobPath(id, in: state)
             guard let status = try? FileSystem.statusNotFollowing(path) else { return false }
-                let key = ChildCountsCache.Key(
-                    path: path, inode: status.inode, size: status.size, changed: status.changeTimeNanoseconds)
+            let key = ChildCountsCache.Key(
+                path: path, inode: status.inode, size: status.size, changed: status.changeTimeNanoseconds)
             if let counts = cache?.counts(for: key) {
                 children.append((id, state, counts))
                 seen.insert(id)

@@ -51,7 +51,8 @@ public struct DependencyRule: Sendable, Equatable {
         return rules
     }
 
-    init(index: Int, parsing value: JSONValue, knownTypes: Set<String>, roles: Set<String>?) throws(DependencyRuleError) {
+    init(index: Int, parsing value: JSONValue, knownTypes: Set<String>, roles: Set<String>?) throws(DependencyRuleError)
+    {
         let prefix = "rules[\(index)]"
         guard let object = value.objectValue else { throw DependencyRuleError("\"\(prefix)\" must be an object") }
         for key in object.keys where !["name", "after", "condition", "create", "role"].contains(key) {
@@ -89,7 +90,8 @@ public struct DependencyRule: Sendable, Equatable {
         }
         template = create
         let defaultName = record.type + "-after-" + after.joined(separator: "-")
-        let chosen = object["name"]?.stringValue ?? String(defaultName.filter { $0.asciiValue.map(JobID.isAllowed) ?? false })
+        let chosen =
+            object["name"]?.stringValue ?? String(defaultName.filter { $0.asciiValue.map(JobID.isAllowed) ?? false })
         guard JobID.isValid(chosen), !chosen.contains("@"), chosen.utf8.count <= 64 else {
             throw DependencyRuleError(
                 "\"\(prefix).name\" must be 1 to 64 letters, digits, '.', '_', '-' (it names the dependents' ids)")

@@ -54,7 +54,8 @@ extension JobStore {
                 try FileSystem.makeDirectory(layout.dependenciesDirectory)
                 try FileSystem.makeDirectory(layout.dependenciesDirectory + "/" + rule.name)
                 try FileSystem.makeDirectory(directory)
-                try FileSystem.writeAtomically(Array((id + "\n").utf8), to: directory + "/" + record.type, durable: true)
+                try FileSystem.writeAtomically(
+                    Array((id + "\n").utf8), to: directory + "/" + record.type, durable: true)
             } catch {
                 Diagnostics.warn("rule \(rule.name): could not note job \(id): \(error)")
                 continue
@@ -71,7 +72,9 @@ extension JobStore {
             } else {
                 fields["parentJobIds"] = .array(parents.map(JSONValue.string))
             }
-            if fields["correlation"] == nil, record.fields["correlation"] != nil { fields["correlation"] = .string(key) }
+            if fields["correlation"] == nil, record.fields["correlation"] != nil {
+                fields["correlation"] = .string(key)
+            }
             fields["createdByRule"] = .string(rule.name)
             // The dependent acts for the submitter of the job that completed its set.
             fields["ownerUID"] = JSONValue(Int(owner))
@@ -80,7 +83,8 @@ extension JobStore {
                 if try publishExactlyOnce(JobRecord(fields: fields), id: dependent, marker: directory + "/.created") {
                     JobLog.append(
                         layout, id: dependent, .info,
-                        "created by rule \(rule.name) after \(parents.joined(separator: ", ")) (\(rule.condition.rawValue))")
+                        "created by rule \(rule.name) after \(parents.joined(separator: ", ")) (\(rule.condition.rawValue))"
+                    )
                 }
             } catch {
                 Diagnostics.warn("rule \(rule.name): could not create job \(dependent): \(error)")

@@ -21,7 +21,8 @@ extension JobStore {
                 let directory = layout.outboxDirectory + "/" + route.name
                 try FileSystem.makeDirectory(layout.outboxDirectory)
                 try FileSystem.makeDirectory(directory)
-                do { try FileSystem.link(result, to: directory + "/" + id + ".out") } catch  where error.isAlreadyExists {}
+                do { try FileSystem.link(result, to: directory + "/" + id + ".out") } catch  where error.isAlreadyExists
+                {}
             }
             try placeInOutbox(route.name, files: [(id + ".record", returned.serialized())])
         } catch {
@@ -52,7 +53,8 @@ extension JobStore {
         else { return false }
         guard let state = try? locate(id).state, state == .forwarded else {
             // Returned before (a transport sent it twice), or never forwarded from here.
-            JobLog.append(layout, id: id, .warning, "returns/\(id).record: no forwarded job \(id) waits for it; removed")
+            JobLog.append(
+                layout, id: id, .warning, "returns/\(id).record: no forwarded job \(id) waits for it; removed")
             try? FileSystem.unlinkIfPresent(recordPath)
             try? FileSystem.unlinkIfPresent(resultPath)
             return false
@@ -69,7 +71,9 @@ extension JobStore {
             record.set(key, remote.fields[key])
         }
         let target = remote.status.flatMap(JobState.init(rawValue:)).flatMap { $0.isTerminal ? $0 : nil } ?? .failed
-        var remoteInfo = JSONObject([("route", record.fields["forwardedTo"] ?? .null), ("returnedAt", .string(Timestamp.now()))])
+        var remoteInfo = JSONObject([
+            ("route", record.fields["forwardedTo"] ?? .null), ("returnedAt", .string(Timestamp.now())),
+        ])
         if let processor = remote.fields["processor"] { remoteInfo["processor"] = processor }
         if let result = remote.fields["result"] { remoteInfo["result"] = result }
         record.set("remote", .object(remoteInfo))
@@ -86,7 +90,8 @@ extension JobStore {
         }
         try? FileSystem.unlinkIfPresent(recordPath)
         JobLog.append(
-            layout, id: id, .info, "returned from \(record.fields["destination"]?.stringValue ?? "?") → \(target.rawValue)/")
+            layout, id: id, .info,
+            "returned from \(record.fields["destination"]?.stringValue ?? "?") → \(target.rawValue)/")
         return true
     }
 }

@@ -80,7 +80,8 @@ public struct Route: Sendable, Equatable {
     /// The argv for one delivery of `outbox`.
     func command(outbox: String) -> [String] {
         transport.map {
-            $0.replacingOccurrences(of: "{outbox}", with: outbox).replacingOccurrences(of: "{destination}", with: destination)
+            $0.replacingOccurrences(of: "{outbox}", with: outbox).replacingOccurrences(
+                of: "{destination}", with: destination)
         }
     }
 }

@@ -119,7 +119,8 @@ final class RouteForwarder: @unchecked Sendable {
             if (try? FileSystem.makeDirectory(batch)) != nil {
                 // Each file goes into one sending directory only (the rename decides).
                 var moved = 0
-                for name in pending.sorted() where (try? FileSystem.renameNoReplace(outbox + "/" + name, to: batch + "/" + name)) != nil {
+                for name in pending.sorted()
+                where (try? FileSystem.renameNoReplace(outbox + "/" + name, to: batch + "/" + name)) != nil {
                     moved += 1
                 }
                 if moved > 0 { batches.append(batch) } else { try? FileSystem.removeDirectory(batch) }

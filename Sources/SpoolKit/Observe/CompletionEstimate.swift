@@ -17,7 +17,9 @@ public struct CompletionEstimate: Sendable, Equatable {
 
     /// The estimate for `id`, or nil when it is not queued or running, or no job of its type
     /// has finished yet (nothing to go by).
-    public static func estimate(for id: String, spool: Spool, now: Double = ProcessInfoLite.now()) -> CompletionEstimate? {
+    public static func estimate(for id: String, spool: Spool, now: Double = ProcessInfoLite.now())
+        -> CompletionEstimate?
+    {
         let listing = JobListing(spool: spool)
         let store = JobStore(spool: spool)
         guard let state = try? store.locate(id).state, state == .queued || state == .processing,
@@ -84,8 +86,10 @@ public struct CompletionEstimate: Sendable, Equatable {
         let seconds = max(0, finishAt - now)
         let within =
             seconds < 90
-            ? "\(Int(seconds.rounded())) s" : seconds < 5400 ? "\(Int((seconds / 60).rounded())) min"
-            : "\(Int((seconds / 3600).rounded())) h"
+            ? "\(Int(seconds.rounded())) s"
+            : seconds < 5400
+                ? "\(Int((seconds / 60).rounded())) min"
+                : "\(Int((seconds / 3600).rounded())) h"
         let mean = Double(Int(typicalSeconds * 10)) / 10
         return Timestamp.format(finishAt)
             + " (in about \(within); mean of the last \(sample) done job(s) of its type: \(mean) s; "

@@ -31,7 +31,9 @@ public struct CronExpression: Sendable, Equatable, CustomStringConvertible {
         "@monthly": "0 0 1 * *", "@weekly": "0 0 * * MON", "@daily": "0 0 * * *", "@midnight": "0 0 * * *",
         "@hourly": "0 * * * *",
     ]
-    private static let monthNames = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"]
+    private static let monthNames = [
+        "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC",
+    ]
     private static let dayNames = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"]
 
     /// Parses an expression; the error names the field and what is wrong with it.
@@ -40,7 +42,8 @@ public struct CronExpression: Sendable, Equatable, CustomStringConvertible {
         let expanded: String
         if trimmed.hasPrefix("@") {
             guard let macro = Self.macros[trimmed.lowercased()] else {
-                throw CronError("unknown macro '\(trimmed)' (known: \(Self.macros.keys.sorted().joined(separator: ", ")))")
+                throw CronError(
+                    "unknown macro '\(trimmed)' (known: \(Self.macros.keys.sorted().joined(separator: ", ")))")
             }
             expanded = macro
         } else {
@@ -115,7 +118,8 @@ public struct CronExpression: Sendable, Equatable, CustomStringConvertible {
     ) throws(CronError) -> Int {
         if let number = Int(text) {
             guard range.contains(number) else {
-                throw CronError("the \(name) field's value \(number) is outside \(range.lowerBound)-\(range.upperBound)")
+                throw CronError(
+                    "the \(name) field's value \(number) is outside \(range.lowerBound)-\(range.upperBound)")
             }
             return number
         }
@@ -153,7 +157,8 @@ public struct CronExpression: Sendable, Equatable, CustomStringConvertible {
                 continue
             }
             if !matchesDay(dayOfMonth: day, weekday: weekday - 1) {
-                candidate = calendar.date(byAdding: .day, value: 1, to: calendar.startOfDay(for: date))?
+                candidate =
+                    calendar.date(byAdding: .day, value: 1, to: calendar.startOfDay(for: date))?
                     .timeIntervalSince1970 ?? horizon + 1
                 continue
             }

@@ -113,7 +113,8 @@ public struct Schedule: Sendable, Equatable {
             case .string(let text):
                 return .string(
                     text.replacingOccurrences(of: "{schedule}", with: name)
-                        .replacingOccurrences(of: "{slot}", with: slotText).replacingOccurrences(of: "{date}", with: date))
+                        .replacingOccurrences(of: "{slot}", with: slotText).replacingOccurrences(
+                            of: "{date}", with: date))
             case .array(let values): return .array(values.map(fill))
             case .object(let object): return .object(JSONObject(object.members.map { ($0.key, fill($0.value)) }))
             default: return value

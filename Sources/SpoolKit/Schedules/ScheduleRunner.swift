@@ -70,7 +70,8 @@ public struct ScheduleRunner: Sendable {
             }
         }
         if firing.passedOver {
-            Diagnostics.info("schedule \(schedule.name): missed slots passed over (catchUp: \(schedule.catchUp.rawValue))")
+            Diagnostics.info(
+                "schedule \(schedule.name): missed slots passed over (catchUp: \(schedule.catchUp.rawValue))")
         }
         record(schedule, upTo: consideredUpTo)
         return firing
