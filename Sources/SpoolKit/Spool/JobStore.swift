@@ -13,6 +13,8 @@ public final class JobStore: Sendable {
     public let knownTypes: Set<String>
     /// Record counts of child batch jobs already read, for settling parents again cheaply.
     let childCounts = ChildCountsCache()
+    /// How changes reach stable storage: the spool's `durability`, grouped for a processor.
+    let commits: CommitStrategy
 
     public var layout: SpoolLayout { spool.layout }
 
@@ -20,6 +22,8 @@ public final class JobStore: Sendable {
         self.spool = spool
         self.processor = processor
         self.knownTypes = Set(spool.configuration.handlers.keys).union(inProcessTypes)
+        self.commits = CommitStrategy.forStore(
+            spool.configuration.durability, isProcessor: processor != nil)
     }
 
     // MARK: Record rewrites
@@ -33,6 +37,7 @@ public final class JobStore: Sendable {
             // thread has just opened.
             defer { fd.close() }
             try fd.writeAll(record.serialized(), path: temporary)
+            try commits.stage([temporary])
         } catch {
             try? FileSystem.unlinkIfPresent(temporary)
             throw error
@@ -41,6 +46,8 @@ public final class JobStore: Sendable {
             try? FileSystem.unlinkIfPresent(temporary)
             throw error
         }
+        // A rewrite is not reported to anyone: the next commit (the move's) makes it durable.
+        try commits.published(in: [layout.directory(.processing)], acknowledged: false)
     }
 
     /// Moves a job this processor holds from `processing/` to `state`, recording `record` (with
@@ -59,6 +66,9 @@ public final class JobStore: Sendable {
         let target = layout.jobPath(id, in: state)
         do {
             try renameIntoState(source, to: target, id: id)
+            // Durable before anyone hears of it: the caller counts it, waiters are released.
+            try commits.published(
+                in: [FileSystem.directoryName(of: source), FileSystem.directoryName(of: target)], acknowledged: true)
             if state.isTerminal { releaseWaiters(of: id) }
             return state
         } catch  where error.isNotFound {
@@ -71,6 +81,7 @@ public final class JobStore: Sendable {
             record.set("error", .string("could not move to \(state.rawValue)/: a job with id \(id) is already there"))
             try rewriteProcessing(id, record)
             try FileSystem.renameNoReplace(source, to: layout.directory(.failed) + "/" + stem + ".json")
+            try commits.published(in: [FileSystem.directoryName(of: source), layout.directory(.failed)], acknowledged: true)
             JobLog.append(
                 layout, id: id, .error,
                 "\(state.rawValue)/\(id).json already exists; this copy was kept as failed/\(stem).json")
@@ -122,6 +133,7 @@ public final class JobStore: Sendable {
                     try FileSystem.makeDirectory(layout.batchDirectory(parent, in: .failed))
                 }
                 try FileSystem.renameNoReplace(directory: directory, rawName: rawName, to: target)
+                try? commits.published(in: [directory, FileSystem.directoryName(of: target)], acknowledged: true)
                 JobLog.append(layout, id: stem, .error, "rejected \(shownPath): \(reason)")
                 let movedNote = JobID.reference(fromRelativeName: rawName) == stem ? "" : " (kept as failed/\(stem).json)"
                 Diagnostics.warn("rejected \(shownPath): \(reason)\(movedNote)")
