@@ -28,26 +28,34 @@ public final class JobStore: Sendable {
 
     // MARK: Record rewrites
 
-    /// Replaces the record of a job this processor holds in `processing/`.
-    func rewriteProcessing(_ id: String, _ record: JobRecord) throws(SystemError) {
+    /// Replaces the record of a job this processor holds in `processing/`. With `keepLocked`,
+    /// the new file is published holding its own flock and the descriptor is returned (the
+    /// caller closes it): recovery leaves a locked record alone, so a record whose status says
+    /// "moving to done/" is not taken for a dead process's half-done move while its live owner
+    /// is about to rename it.
+    @discardableResult
+    func rewriteProcessing(_ id: String, _ record: JobRecord, keepLocked: Bool = false) throws(SystemError)
+        -> FileDescriptor?
+    {
         let temporary = layout.temporaryPath(id)
         let fd = try FileSystem.createExclusive(temporary)
+        // Closed exactly once, on every path: a second close could hit a descriptor another
+        // thread has just opened.
+        var keep = false
+        defer { if !keep { fd.close() } }
         do {
-            // Closed exactly once, on every path: a second close could hit a descriptor another
-            // thread has just opened.
-            defer { fd.close() }
             try fd.writeAll(record.serialized(), path: temporary)
+            if keepLocked { _ = try fd.lockExclusive(path: temporary) }
             try commits.stage([temporary])
+            try FileSystem.rename(temporary, to: layout.jobPath(id, in: .processing))
         } catch {
-            try? FileSystem.unlinkIfPresent(temporary)
-            throw error
-        }
-        do { try FileSystem.rename(temporary, to: layout.jobPath(id, in: .processing)) } catch {
             try? FileSystem.unlinkIfPresent(temporary)
             throw error
         }
         // A rewrite is not reported to anyone: the next commit (the move's) makes it durable.
         try commits.published(in: [layout.directory(.processing)], acknowledged: false)
+        keep = keepLocked
+        return keepLocked ? fd : nil
     }
 
     /// Moves a job this processor holds from `processing/` to `state`, recording `record` (with
@@ -58,7 +66,9 @@ public final class JobStore: Sendable {
     public func move(_ id: String, to state: JobState, record: JobRecord) throws(SystemError) -> JobState {
         var record = record
         record.status = state == .processing ? "running" : state.rawValue
-        try rewriteProcessing(id, record)
+        // Locked until the move is done (see rewriteProcessing).
+        let recordLock = try rewriteProcessing(id, record, keepLocked: true)
+        defer { recordLock?.close() }
         // Before the rename: a crash after it would leave no one to make the dependents, while
         // recovery completes this move (and calls this again) if the crash comes first.
         if state == .done || state == .failed { createDependents(of: id, record: record, state: state) }
@@ -79,7 +89,8 @@ public final class JobStore: Sendable {
             let stem = JobID.rejectedStem(for: Array(id.utf8))  // flat: a clashing child leaves its batch
             record.status = JobState.failed.rawValue
             record.set("error", .string("could not move to \(state.rawValue)/: a job with id \(id) is already there"))
-            try rewriteProcessing(id, record)
+            let clashLock = try rewriteProcessing(id, record, keepLocked: true)
+            defer { clashLock?.close() }
             try FileSystem.renameNoReplace(source, to: layout.directory(.failed) + "/" + stem + ".json")
             try commits.published(in: [FileSystem.directoryName(of: source), layout.directory(.failed)], acknowledged: true)
             JobLog.append(
