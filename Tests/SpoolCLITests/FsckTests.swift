@@ -49,7 +49,10 @@ struct FsckTests {
         try write(spool, "done/broken.json", #"{"type": "noop", "sta"#)
         try write(spool, "done/typeless.json", #"{"status": "done"}"#)
         #expect(symlink("/etc/hostname", spool.root + "/done/link.json") == 0)
-        #expect(mkfifo(spool.root + "/failed/pipe.json", 0o600) == 0)
+        #expect(mkfifo(spool.root + "/done/pipe.json", 0o600) == 0)
+        // Bad input kept in failed/ as it came is no problem: that is where it belongs.
+        #expect(mkfifo(spool.root + "/failed/rejected-pipe.json", 0o600) == 0)
+        try write(spool, "failed/rejected-bytes.json", "{not json")
         try write(
             spool, "processing/orphan.json",
             #"{"type": "noop", "status": "running", "attempts": 1, "processor": {"name": "gone-1"}}"#)
@@ -69,7 +72,7 @@ struct FsckTests {
         let expected: [String: [String]] = [
             "duplicate": ["done/twice.json, failed/twice.json"],
             "bad-record": ["done/broken.json", "done/typeless.json"],
-            "stray-entry": ["done/link.json", "failed/pipe.json"],
+            "stray-entry": ["done/link.json", "done/pipe.json"],
             "orphan": ["processing/orphan.json"],
             "stale-temporary": ["tmp/record.1.2.tmp", "tmp/split-parent.9.9.tmp"],
             "child-without-parent": ["done/ghost/"],

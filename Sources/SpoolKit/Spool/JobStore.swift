@@ -74,11 +74,18 @@ public final class JobStore: Sendable {
         if state == .done || state == .failed { createDependents(of: id, record: record, state: state) }
         let source = layout.jobPath(id, in: .processing)
         let target = layout.jobPath(id, in: state)
-        do {
+        do throws(SystemError) {
             try renameIntoState(source, to: target, id: id)
             // Durable before anyone hears of it: the caller counts it, waiters are released.
-            try commits.published(
-                in: [FileSystem.directoryName(of: source), FileSystem.directoryName(of: target)], acknowledged: true)
+            do throws(SystemError) {
+                try commits.published(
+                    in: [FileSystem.directoryName(of: source), FileSystem.directoryName(of: target)], acknowledged: true)
+            } catch {
+                // Not known to be durable, so not done: put it back where it was (still locked
+                // by us), so that a retry of this move, or recovery, finds it in processing/.
+                try? FileSystem.renameNoReplace(target, to: source)
+                throw error
+            }
             if state.isTerminal { releaseWaiters(of: id) }
             return state
         } catch  where error.isNotFound {

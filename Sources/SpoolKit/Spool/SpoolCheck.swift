@@ -86,7 +86,10 @@ extension JobStore {
                     }
                 } else if kind == .regular, let id = JobID.id(fromFileName: entry.rawName) {
                     locations[id, default: []].append(state)
-                } else if !(state == .queued && JobID.isProducerTemporary(entry.rawName)) && kind != nil {
+                } else if state != .failed && !(state == .queued && JobID.isProducerTemporary(entry.rawName))
+                    && kind != nil
+                {
+                    // failed/ keeps rejected bad input as it came (links, FIFOs, directories): by design.
                     let what = kind == .symbolicLink ? "a symbolic link" : kind == .regular ? "a stray file" : "\(kind!)"
                     report.problems.append(
                         CheckProblem(kind: .strayEntry, path: relative, detail: "\(what), not a job file"))
@@ -127,11 +130,13 @@ extension JobStore {
                 record = try JobRecord(parsing: FileSystem.readFile(layout.jobPath(id, in: state), limit: limit), path: relative)
             } catch {
                 if case .system(let failure) = error, failure.isNotFound { continue }
+                // Bad input moved aside keeps its bytes in failed/ on purpose (FORMAT.md, section 8).
+                if state == .failed { continue }
                 let note = state == .queued ? " (a processor will move it to failed/)" : ""
                 report.problems.append(CheckProblem(kind: .badRecord, path: relative, detail: Intake.reason(error) + note))
                 continue
             }
-            if let problem = record.validationProblem() {
+            if let problem = record.validationProblem(), state != .failed {
                 report.problems.append(CheckProblem(kind: .badRecord, path: relative, detail: problem))
             } else if state.isTerminal, let status = record.status, status != state.rawValue,
                 !id.contains(".rejected-")

@@ -22,12 +22,14 @@ public enum FileSystem {
 
     /// Renames, replacing any existing target (rename(2)). Used only where the target is ours.
     static func rename(_ source: String, to target: String) throws(SystemError) {
+        try FaultInjection.check("rename", path: target)
         _ = try retryingInterrupts { Glibc.rename(source, target) }.orThrow("rename", path: source, secondPath: target)
     }
 
     /// Renames only if the target does not exist (renameat2 with RENAME_NOREPLACE); EEXIST otherwise.
     /// Falls back to link(2) + unlink(2) on file systems without renameat2 flags.
     static func renameNoReplace(_ source: String, to target: String) throws(SystemError) {
+        try FaultInjection.check("rename", path: target)
         switch retryingInterrupts({ spool_rename_noreplace(AT_FDCWD, source, AT_FDCWD, target) }) {
         case .success: return
         case .failure(let code) where code == EINVAL || code == ENOSYS:
