@@ -69,6 +69,9 @@ extension JobStore {
         if record.fields["createdAt"] == nil { record.set("createdAt", .string(Timestamp.now())) }
         let temporary = try stageDurably(record.serialized(), label: "publish")
         defer { try? FileSystem.unlinkIfPresent(temporary) }
+        // Looked again after staging: the flush can take a while (a group commit), and a racing
+        // publisher's job may have left queued/ meanwhile; the window left is the next two calls.
+        if order.contains(where: { FileSystem.exists(layout.jobPath(id, in: $0)) }) { return false }
         do {
             try FileSystem.renameNoReplace(temporary, to: layout.jobPath(id, in: .queued))
             try commits.published(in: [layout.directory(.queued)], acknowledged: true)
