@@ -5,7 +5,8 @@ import Testing
 @Suite("spool fsck: finds each damage, repairs what is safe")
 struct FsckTests {
     /// The kinds of problem `spool fsck --json` reports, with the paths.
-    static func problems(_ spool: TestSpool, repair: Bool = false) throws -> (status: Int32, found: [String: [String]]) {
+    static func problems(_ spool: TestSpool, repair: Bool = false) throws -> (status: Int32, found: [String: [String]])
+    {
         let result = try spool.spool(["fsck", "--json"] + (repair ? ["--repair"] : []))
         let data = Data(result.standardOutput.utf8)
         guard let object = try JSONSerialization.jsonObject(with: data) as? [String: Any],

@@ -40,13 +40,17 @@ struct HostileInputTests {
             bytes = Array(#"{"type": "ok", "type": "ok", "p": 1}"#.utf8)
         case 5:  // deep nesting
             let depth = Int.random(in: 100...10_000, using: &generator)
-            bytes = Array(#"{"type": "ok", "payload": "#.utf8) + Array(repeating: UInt8(ascii: "["), count: depth)
+            bytes =
+                Array(#"{"type": "ok", "payload": "#.utf8) + Array(repeating: UInt8(ascii: "["), count: depth)
                 + Array(repeating: UInt8(ascii: "]"), count: depth) + [UInt8(ascii: "}")]
         case 6:  // a huge number
-            bytes = Array(#"{"type": "ok", "priority": 1"#.utf8) + Array(repeating: UInt8(ascii: "9"), count: 400)
+            bytes =
+                Array(#"{"type": "ok", "priority": 1"#.utf8) + Array(repeating: UInt8(ascii: "9"), count: 400)
                 + [UInt8(ascii: "}")]
         case 7:  // a wrong type for a known field
-            let fields = [#""priority": "x""#, #""timeout": []"#, #""maxAttempts": -1"#, #""payload": 5"#, #""after": 3"#]
+            let fields = [
+                #""priority": "x""#, #""timeout": []"#, #""maxAttempts": -1"#, #""payload": 5"#, #""after": 3"#,
+            ]
             bytes = Array(("{\"type\": \"ok\", " + fields.randomElement(using: &generator)! + "}").utf8)
         case 8:  // swap two bytes
             let a = Int.random(in: 0..<bytes.count, using: &generator)
@@ -64,7 +68,8 @@ struct HostileInputTests {
         let seed = UInt64(ProcessInfo.processInfo.environment["SPOOL_MUTATION_SEED"] ?? "") ?? 20_261_123
         let spool = try TestSpool(configuration: #"{"handlers": {"ok": {"builtin": "noop"}}}"#)
         var generator = SeededGenerator(state: seed)
-        let valid = Array(#"{"type": "ok", "priority": 3, "payload": {"name": "x", "list": [1, 2.5, true, null]}}"#.utf8)
+        let valid = Array(
+            #"{"type": "ok", "priority": 3, "payload": {"name": "x", "list": [1, 2.5, true, null]}}"#.utf8)
         // Exact bytes (NUL, invalid UTF-8), staged outside and renamed in like a producer.
         let staging = spool.scratch + "/staging"
         try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: true)
@@ -95,7 +100,9 @@ struct HostileInputTests {
             var status = stat()
             guard lstat(full, &status) == 0 else { throw TestFailure("lstat \(full)") }
             var line = "\(name) \(status.st_mode) \(status.st_size) \(status.st_nlink) \(status.st_mtim.tv_sec)"
-            if (status.st_mode & S_IFMT) == S_IFREG { line += " " + (try String(contentsOfFile: full, encoding: .utf8)) }
+            if (status.st_mode & S_IFMT) == S_IFREG {
+                line += " " + (try String(contentsOfFile: full, encoding: .utf8))
+            }
             lines.append(line)
         }
         return lines.joined(separator: "\n")
@@ -136,7 +143,8 @@ struct HostileInputTests {
         try spool.drop("good.json", #"{"type": "ok"}"#)
         let processor = try spool.startProcessor(["--quiet"])
         #expect(spool.waitUntil(timeout: 30) { spool.jobIDs(in: "done").contains("good") })
-        #expect(spool.waitUntil(timeout: 30) { spool.names(in: "queued").filter { $0 != "batchlink" }.isEmpty },
+        #expect(
+            spool.waitUntil(timeout: 30) { spool.names(in: "queued").filter { $0 != "batchlink" }.isEmpty },
             "\(spool.names(in: "queued"))")
         #expect(processor.isRunning)
         #expect(spool.stop(processor) == 0)
@@ -165,7 +173,8 @@ struct HostileInputTests {
         let arguments = ["run", "--spool", spool.root, "--drain", "--quiet"]
         let process = Process()
         process.executableURL = URL(fileURLWithPath: useStrace ? "/usr/bin/strace" : TestSpool.binary)
-        process.arguments = useStrace ? ["-f", "-qq", "-e", "trace=execve", "-o", trace, TestSpool.binary] + arguments : arguments
+        process.arguments =
+            useStrace ? ["-f", "-qq", "-e", "trace=execve", "-o", trace, TestSpool.binary] + arguments : arguments
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()

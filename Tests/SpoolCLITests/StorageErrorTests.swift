@@ -100,7 +100,8 @@ struct StorageErrorTests {
         defer { umount2(mountPoint, Int32(MNT_DETACH)) }
         let root = mountPoint + "/spool"
         #expect(try TestSpool.run(["init", root]).status == 0)
-        try #"{"handlers": {"ok": {"builtin": "noop"}}}"#.write(toFile: root + "/spool.json", atomically: true, encoding: .utf8)
+        try #"{"handlers": {"ok": {"builtin": "noop"}}}"#.write(
+            toFile: root + "/spool.json", atomically: true, encoding: .utf8)
         // Jobs staged on the same file system, renamed in once it is full (a rename needs no space).
         let staging = mountPoint + "/staging"
         try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: true)
@@ -114,7 +115,12 @@ struct StorageErrorTests {
             if processor.isRunning { kill(processor.processIdentifier, SIGKILL) }
             processor.waitUntilExit()
         }
-        #expect(base.waitUntil(timeout: 30) { ((try? FileManager.default.contentsOfDirectory(atPath: root + "/processors")) ?? []).contains { $0.hasSuffix(".lock") } })
+        #expect(
+            base.waitUntil(timeout: 30) {
+                ((try? FileManager.default.contentsOfDirectory(atPath: root + "/processors")) ?? []).contains {
+                    $0.hasSuffix(".lock")
+                }
+            })
         // Fill the file system.
         let filler = mountPoint + "/filler"
         let fd = open(filler, O_WRONLY | O_CREAT, 0o600)
@@ -124,7 +130,8 @@ struct StorageErrorTests {
         close(fd)
         // Fill the last inodes' worth of small files too, so nothing new can be written at all.
         var small = 0
-        while FileManager.default.createFile(atPath: mountPoint + "/f\(small)", contents: Data(repeating: 1, count: 4096)),
+        while FileManager.default.createFile(
+            atPath: mountPoint + "/f\(small)", contents: Data(repeating: 1, count: 4096)),
             small < 10_000
         {
             small += 1

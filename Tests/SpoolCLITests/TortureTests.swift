@@ -14,10 +14,12 @@ struct TortureTests {
     /// Appends a result line to SPOOL_TORTURE_REPORT (the long-form script records it).
     static func record(_ line: String) {
         guard let path = ProcessInfo.processInfo.environment["SPOOL_TORTURE_REPORT"] else { return }
-        let handle = FileHandle(forWritingAtPath: path) ?? {
-            _ = FileManager.default.createFile(atPath: path, contents: nil)
-            return FileHandle(forWritingAtPath: path)
-        }()
+        let handle =
+            FileHandle(forWritingAtPath: path)
+            ?? {
+                _ = FileManager.default.createFile(atPath: path, contents: nil)
+                return FileHandle(forWritingAtPath: path)
+            }()
         handle?.seekToEndOfFile()
         handle?.write(Data((line + "\n").utf8))
         try? handle?.close()

@@ -21,8 +21,14 @@ struct DurabilityTests {
     @Test("a processor's store groups its commits; one-shot stores flush at once; relaxed never")
     func strategies() {
         if case .grouped = CommitStrategy.forStore(.durable, isProcessor: true) {} else { Issue.record("not grouped") }
-        if case .immediate = CommitStrategy.forStore(.durable, isProcessor: false) {} else { Issue.record("not immediate") }
-        if case .immediate = CommitStrategy.forStore(.unbatched, isProcessor: true) {} else { Issue.record("not immediate") }
+        if case .immediate = CommitStrategy.forStore(.durable, isProcessor: false) {
+        } else {
+            Issue.record("not immediate")
+        }
+        if case .immediate = CommitStrategy.forStore(.unbatched, isProcessor: true) {
+        } else {
+            Issue.record("not immediate")
+        }
         if case .none = CommitStrategy.forStore(.relaxed, isProcessor: true) {} else { Issue.record("not none") }
     }
 

@@ -58,7 +58,8 @@ extension JobStore {
             throw .system(error)
         }
         // The settle's commits follow; an unreported step's failed flush is not fatal.
-        try? commits.published(in: [FileSystem.directoryName(of: path), layout.directory(.processing)], acknowledged: false)
+        try? commits.published(
+            in: [FileSystem.directoryName(of: path), layout.directory(.processing)], acknowledged: false)
         return TakenJob(id: id, record: record, lock: fd, from: state)
     }
 

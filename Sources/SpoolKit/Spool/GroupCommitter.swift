@@ -105,7 +105,7 @@ final class GroupCommitter: @unchecked Sendable {
             // Files first, then directories: sorted, a directory's path is a prefix of its files'
             // and would come first, so order by length, longest first.
             for path in paths.sorted(by: { $0.count > $1.count }) {
-                do { try FileSystem.syncPath(path) } catch where error.isNotFound {
+                do { try FileSystem.syncPath(path) } catch  where error.isNotFound {
                     // Noted, then removed (an emptied batch directory): nothing left to flush.
                 } catch {
                     failure = failure ?? error

@@ -78,8 +78,8 @@ public final class JobStore: Sendable {
             try renameIntoState(source, to: target, id: id)
             // Durable before anyone hears of it: the caller counts it, waiters are released.
             do throws(SystemError) {
-                try commits.published(
-                    in: [FileSystem.directoryName(of: source), FileSystem.directoryName(of: target)], acknowledged: true)
+                let directories = [FileSystem.directoryName(of: source), FileSystem.directoryName(of: target)]
+                try commits.published(in: directories, acknowledged: true)
             } catch {
                 // Not known to be durable, so not done: put it back where it was (still locked
                 // by us), so that a retry of this move, or recovery, finds it in processing/.
@@ -99,7 +99,8 @@ public final class JobStore: Sendable {
             let clashLock = try rewriteProcessing(id, record, keepLocked: true)
             defer { clashLock?.close() }
             try FileSystem.renameNoReplace(source, to: layout.directory(.failed) + "/" + stem + ".json")
-            try commits.published(in: [FileSystem.directoryName(of: source), layout.directory(.failed)], acknowledged: true)
+            try commits.published(
+                in: [FileSystem.directoryName(of: source), layout.directory(.failed)], acknowledged: true)
             JobLog.append(
                 layout, id: id, .error,
                 "\(state.rawValue)/\(id).json already exists; this copy was kept as failed/\(stem).json")

@@ -90,7 +90,8 @@ extension JobStore {
                     && kind != nil
                 {
                     // failed/ keeps rejected bad input as it came (links, FIFOs, directories): by design.
-                    let what = kind == .symbolicLink ? "a symbolic link" : kind == .regular ? "a stray file" : "\(kind!)"
+                    let what =
+                        kind == .symbolicLink ? "a symbolic link" : kind == .regular ? "a stray file" : "\(kind!)"
                     report.problems.append(
                         CheckProblem(kind: .strayEntry, path: relative, detail: "\(what), not a job file"))
                 }
@@ -120,20 +121,23 @@ extension JobStore {
             if present.count > 1 {
                 report.problems.append(
                     CheckProblem(
-                        kind: .duplicate, path: present.map { $0.rawValue + "/" + JobID.fileName(id) }
+                        kind: .duplicate,
+                        path: present.map { $0.rawValue + "/" + JobID.fileName(id) }
                             .joined(separator: ", "), detail: "job \(id) is in \(present.count) states"))
             }
             guard let state = present.first else { continue }
             let relative = state.rawValue + "/" + JobID.fileName(id)
             let record: JobRecord
             do {
-                record = try JobRecord(parsing: FileSystem.readFile(layout.jobPath(id, in: state), limit: limit), path: relative)
+                record = try JobRecord(
+                    parsing: FileSystem.readFile(layout.jobPath(id, in: state), limit: limit), path: relative)
             } catch {
                 if case .system(let failure) = error, failure.isNotFound { continue }
                 // Bad input moved aside keeps its bytes in failed/ on purpose (FORMAT.md, section 8).
                 if state == .failed { continue }
                 let note = state == .queued ? " (a processor will move it to failed/)" : ""
-                report.problems.append(CheckProblem(kind: .badRecord, path: relative, detail: Intake.reason(error) + note))
+                report.problems.append(
+                    CheckProblem(kind: .badRecord, path: relative, detail: Intake.reason(error) + note))
                 continue
             }
             if let problem = record.validationProblem(), state != .failed {
@@ -142,7 +146,8 @@ extension JobStore {
                 !id.contains(".rejected-")
             {
                 report.problems.append(
-                    CheckProblem(kind: .badRecord, path: relative, detail: "its status is \"\(status)\" in \(state.rawValue)/"))
+                    CheckProblem(
+                        kind: .badRecord, path: relative, detail: "its status is \"\(status)\" in \(state.rawValue)/"))
             }
             if let result = record.fields["result"]?.stringValue, result.hasPrefix("results/"),
                 !result.contains(".."), !FileSystem.exists(layout.root + "/" + result)
@@ -174,7 +179,8 @@ extension JobStore {
             if case .recovered = recoverOne(id, liveness: &liveness, inspectOnly: true) { orphans.append(id) }
         }
         guard !orphans.isEmpty else { return }
-        let moved = repair ? Dictionary(recoverOrphans().moved.map { ($0.id, $0.state) }, uniquingKeysWith: { a, _ in a }) : [:]
+        let moved =
+            repair ? Dictionary(recoverOrphans().moved.map { ($0.id, $0.state) }, uniquingKeysWith: { a, _ in a }) : [:]
         for id in orphans {
             var problem = CheckProblem(
                 kind: .orphan, path: "processing/" + JobID.fileName(id),

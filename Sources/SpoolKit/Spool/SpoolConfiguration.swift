@@ -109,7 +109,8 @@ public struct SpoolConfiguration: Sendable, Equatable {
             case "maxJobBytes": maximumJobBytes = try Self.positiveInteger(value, key, fail)
             case "durability":
                 guard let name = value.stringValue, let mode = Durability(rawValue: name) else {
-                    throw fail("\"durability\" must be \"durable\" or \"relaxed\" (or \"unbatched\", the benchmark's baseline)")
+                    throw fail(
+                        "\"durability\" must be \"durable\" or \"relaxed\" (or \"unbatched\", the benchmark's baseline)")
                 }
                 durability = mode
             case "rescanInterval": rescanInterval = try Self.positiveNumber(value, key, fail)
