@@ -10,9 +10,6 @@
 /// renameat2(2) with RENAME_NOREPLACE: fails with EEXIST instead of replacing the target.
 int spool_rename_noreplace(int olddirfd, const char *oldpath, int newdirfd, const char *newpath);
 
-/// syncfs(2): writes back every dirty file and directory of the file system holding `fd`.
-int spool_syncfs(int fd);
-
 /// pipe2(2) with O_CLOEXEC on both ends.
 int spool_pipe_cloexec(int fds[2]);
 

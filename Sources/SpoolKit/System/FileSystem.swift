@@ -142,14 +142,6 @@ public enum FileSystem {
         try fd.sync(path: path)
     }
 
-    /// Writes back every dirty file and directory of the file system holding `path` (syncfs(2)):
-    /// one call that makes many files and renames durable at once.
-    static func syncFileSystem(containing path: String) throws(SystemError) {
-        let fd = try open(path, O_RDONLY | O_DIRECTORY)
-        defer { fd.close() }
-        _ = try retryingInterrupts { spool_syncfs(fd.rawValue) }.orThrow("syncfs", path: path)
-    }
-
     /// Reads a whole regular file that we own (configuration, records) up to `limit` bytes.
     static func readFile(_ path: String, limit: Int = 64 * 1024 * 1024) throws(SpoolError) -> [UInt8] {
         let fd: FileDescriptor
