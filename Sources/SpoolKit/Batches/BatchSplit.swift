@@ -88,6 +88,7 @@ extension JobStore {
         do {
             let count = (items.count + specification.size - 1) / specification.size
             let width = JobID.childNumberWidth(count: count)
+            var written: [String] = []
             var payload = record.fields["payload"]?.objectValue ?? JSONObject()
             var base = JSONObject([("type", .string(specification.childType ?? record.type))])
             for key in inheritedFields { if let value = record.fields[key] { base[key] = value } }
@@ -111,10 +112,13 @@ extension JobStore {
                 let fd = try FileSystem.createExclusive(path)
                 defer { fd.close() }
                 try fd.writeAll(JSONWriter.write(.object(child)), path: path)
+                written.append(path)
             }
+            try commits.stage(written + [staging])
             try FileSystem.makeDirectory(layout.logsDirectory + "/" + id)
             try FileSystem.makeDirectory(layout.resultsDirectory + "/" + id)
             try FileSystem.renameDirectoryNoReplace(staging, to: layout.batchDirectory(id, in: .queued))
+            try commits.published(in: [layout.temporaryDirectory, layout.directory(.queued)], acknowledged: true)
         } catch {
             FileSystem.removeShallowTree(staging)
             // Published meanwhile (cannot happen while we hold the claim, but then it is done).

@@ -57,11 +57,15 @@ extension JobStore {
             }
             throw .system(error)
         }
+        // The settle's commits follow; an unreported step's failed flush is not fatal.
+        try? commits.published(
+            in: [FileSystem.directoryName(of: path), layout.directory(.processing)], acknowledged: false)
         // The taker's rewrite will own the file: the submitter goes into the record now. (The
         // file itself is not rewritten until it is settled: the lock held on it is what keeps
         // recovery away meanwhile.)
         var verified = record
-        verified.set("ownerUID", JSONValue(Int(JobOwnership.submitter(fileOwner: opened.ownerID, record: record, layout: layout))))
+        verified.set(
+            "ownerUID", JSONValue(Int(JobOwnership.submitter(fileOwner: opened.ownerID, record: record, layout: layout))))
         return TakenJob(id: id, record: verified, lock: fd, from: state)
     }
 

@@ -200,7 +200,12 @@ final class JobRunner: Sendable {
                     if JobID.parent(of: id) != nil {
                         try FileSystem.makeDirectory(FileSystem.directoryName(of: layout.resultPath(id)))
                     }
+                    try store.commits.stage([resultPath], replacesAcknowledged: false)
                     try FileSystem.rename(resultPath, to: layout.resultPath(id))
+                    // The final move's commit makes the result durable before the job is done.
+                    try store.commits.published(
+                        in: [layout.resultPath(id), FileSystem.directoryName(of: layout.resultPath(id))],
+                        acknowledged: false)
                     record.set("result", .string(layout.relativeResultPath(id)))
                 } catch {
                     Diagnostics.warn("could not publish the result of job \(id): \(error)")

@@ -79,6 +79,8 @@ extension JobStore {
             return .gone
         }
 
+        // Not reported to anyone (the start's commit covers it), so a failed flush is not fatal here.
+        try? commits.published(in: [queuedDirectory, layout.directory(.processing)], acknowledged: false)
         let processingDirectory = layout.directory(.processing)
         let shownPath = "queued/" + JobID.fileName(id)
         let bytes: [UInt8]

@@ -21,6 +21,8 @@ public final class JobStore: Sendable {
     let childCounts = ChildCountsCache()
     /// Called when something was put in an outbox (the processor's forwarder listens).
     let outboxFilled = Mutex<(@Sendable () -> Void)?>(nil)
+    /// How changes reach stable storage: the spool's `durability`, grouped for a processor.
+    let commits: CommitStrategy
 
     public var layout: SpoolLayout { spool.layout }
 
@@ -28,27 +30,40 @@ public final class JobStore: Sendable {
         self.spool = spool
         self.processor = processor
         self.knownTypes = Set(spool.configuration.handlers.keys).union(inProcessTypes)
+        self.commits = CommitStrategy.forStore(
+            spool.configuration.durability, isProcessor: processor != nil)
     }
 
     // MARK: Record rewrites
 
-    /// Replaces the record of a job this processor holds in `processing/`.
-    func rewriteProcessing(_ id: String, _ record: JobRecord) throws(SystemError) {
+    /// Replaces the record of a job this processor holds in `processing/`. With `keepLocked`,
+    /// the new file is published holding its own flock and the descriptor is returned (the
+    /// caller closes it): recovery leaves a locked record alone, so a record whose status says
+    /// "moving to done/" is not taken for a dead process's half-done move while its live owner
+    /// is about to rename it.
+    @discardableResult
+    func rewriteProcessing(_ id: String, _ record: JobRecord, keepLocked: Bool = false) throws(SystemError)
+        -> FileDescriptor?
+    {
         let temporary = layout.temporaryPath(id)
         let fd = try FileSystem.createExclusive(temporary)
+        // Closed exactly once, on every path: a second close could hit a descriptor another
+        // thread has just opened.
+        var keep = false
+        defer { if !keep { fd.close() } }
         do {
-            // Closed exactly once, on every path: a second close could hit a descriptor another
-            // thread has just opened.
-            defer { fd.close() }
             try fd.writeAll(record.serialized(), path: temporary)
+            if keepLocked { _ = try fd.lockExclusive(path: temporary) }
+            try commits.stage([temporary])
+            try FileSystem.rename(temporary, to: layout.jobPath(id, in: .processing))
         } catch {
             try? FileSystem.unlinkIfPresent(temporary)
             throw error
         }
-        do { try FileSystem.rename(temporary, to: layout.jobPath(id, in: .processing)) } catch {
-            try? FileSystem.unlinkIfPresent(temporary)
-            throw error
-        }
+        // A rewrite is not reported to anyone: the next commit (the move's) makes it durable.
+        try commits.published(in: [layout.directory(.processing)], acknowledged: false)
+        keep = keepLocked
+        return keepLocked ? fd : nil
     }
 
     /// Moves a job this processor holds from `processing/` to `state`, recording `record` (with
@@ -59,14 +74,26 @@ public final class JobStore: Sendable {
     public func move(_ id: String, to state: JobState, record: JobRecord) throws(SystemError) -> JobState {
         var record = record
         record.status = state == .processing ? "running" : state.rawValue
-        try rewriteProcessing(id, record)
+        // Locked until the move is done (see rewriteProcessing).
+        let recordLock = try rewriteProcessing(id, record, keepLocked: true)
+        defer { recordLock?.close() }
         // Before the rename: a crash after it would leave no one to make the dependents, while
         // recovery completes this move (and calls this again) if the crash comes first.
         if state == .done || state == .failed { createDependents(of: id, record: record, state: state) }
         let source = layout.jobPath(id, in: .processing)
         let target = layout.jobPath(id, in: state)
-        do {
+        do throws(SystemError) {
             try renameIntoState(source, to: target, id: id)
+            // Durable before anyone hears of it: the caller counts it, waiters are released.
+            do throws(SystemError) {
+                let directories = [FileSystem.directoryName(of: source), FileSystem.directoryName(of: target)]
+                try commits.published(in: directories, acknowledged: true)
+            } catch {
+                // Not known to be durable, so not done: put it back where it was (still locked
+                // by us), so that a retry of this move, or recovery, finds it in processing/.
+                try? FileSystem.renameNoReplace(target, to: source)
+                throw error
+            }
             if state.isTerminal {
                 releaseWaiters(of: id)
                 packageReturn(id, record: record, state: state)
@@ -80,8 +107,11 @@ public final class JobStore: Sendable {
             let stem = JobID.rejectedStem(for: Array(id.utf8))  // flat: a clashing child leaves its batch
             record.status = JobState.failed.rawValue
             record.set("error", .string("could not move to \(state.rawValue)/: a job with id \(id) is already there"))
-            try rewriteProcessing(id, record)
+            let clashLock = try rewriteProcessing(id, record, keepLocked: true)
+            defer { clashLock?.close() }
             try FileSystem.renameNoReplace(source, to: layout.directory(.failed) + "/" + stem + ".json")
+            try commits.published(
+                in: [FileSystem.directoryName(of: source), layout.directory(.failed)], acknowledged: true)
             JobLog.append(
                 layout, id: id, .error,
                 "\(state.rawValue)/\(id).json already exists; this copy was kept as failed/\(stem).json")
@@ -133,6 +163,7 @@ public final class JobStore: Sendable {
                     try FileSystem.makeDirectory(layout.batchDirectory(parent, in: .failed))
                 }
                 try FileSystem.renameNoReplace(directory: directory, rawName: rawName, to: target)
+                try? commits.published(in: [directory, FileSystem.directoryName(of: target)], acknowledged: true)
                 JobLog.append(layout, id: stem, .error, "rejected \(shownPath): \(reason)")
                 let movedNote = JobID.reference(fromRelativeName: rawName) == stem ? "" : " (kept as failed/\(stem).json)"
                 Diagnostics.warn("rejected \(shownPath): \(reason)\(movedNote)")

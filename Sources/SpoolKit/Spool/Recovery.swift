@@ -79,7 +79,9 @@ extension JobStore {
     }
 
     /// Settles `processing/ID.json` if its owner is gone. The caller holds the recovery lock.
-    func recoverOne(_ id: String, liveness: inout ProcessorLiveness) -> RecoveryOutcome {
+    /// `inspectOnly` (for `spool fsck`) decides the same way but moves nothing: an orphan comes
+    /// back as `.recovered(.processing)`, an unreadable record as `.skipped`.
+    func recoverOne(_ id: String, liveness: inout ProcessorLiveness, inspectOnly: Bool = false) -> RecoveryOutcome {
         let path = layout.jobPath(id, in: .processing)
         let fd: FileDescriptor
         do { fd = try FileSystem.openForReadingSafely(path) } catch {
@@ -97,6 +99,7 @@ extension JobStore {
             bytes = try fd.readAll(limit: max(spool.configuration.maximumJobBytes, 64 * 1024 * 1024), path: path)
             record = try JobRecord(parsing: bytes, path: path)
         } catch {
+            if inspectOnly { return .skipped }
             reject(
                 directory: layout.directory(.processing), rawName: Array(JobID.fileName(id).utf8),
                 reason: "found in processing/ but unreadable: \(Intake.reason(error))")
@@ -112,6 +115,7 @@ extension JobStore {
         if let owner = record.processorName, liveness.isAlive(owner) {
             return liveness.isOrphanedOnThisHost(owner) ? .awaitingOrphanedHandlers : .ownedByLiveProcessor
         }
+        if inspectOnly { return .recovered(.processing) }
 
         let target: JobState
         switch record.status {

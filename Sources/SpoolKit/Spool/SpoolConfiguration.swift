@@ -57,6 +57,8 @@ public struct SpoolConfiguration: Sendable, Equatable {
     public var workers = 2
     /// A job file larger than this is refused.
     public var maximumJobBytes = 4 * 1024 * 1024
+    /// What survives a power cut (`"durable"`, the default, or `"relaxed"`); see `Durability`.
+    public var durability = Durability.durable
     /// Seconds between full rescans of `queued/` and recovery passes (inotify can drop events).
     public var rescanInterval = 30.0
     /// Seconds between SIGTERM and SIGKILL when a handler is stopped (timeout, shutdown).
@@ -107,6 +109,12 @@ public struct SpoolConfiguration: Sendable, Equatable {
             switch key {
             case "workers": workers = try Self.positiveInteger(value, key, fail)
             case "maxJobBytes": maximumJobBytes = try Self.positiveInteger(value, key, fail)
+            case "durability":
+                guard let name = value.stringValue, let mode = Durability(rawValue: name) else {
+                    throw fail(
+                        "\"durability\" must be \"durable\" or \"relaxed\" (or \"unbatched\", the benchmark's baseline)")
+                }
+                durability = mode
             case "rescanInterval": rescanInterval = try Self.positiveNumber(value, key, fail)
             case "killGrace": killGrace = try Self.positiveNumber(value, key, fail, allowZero: true)
             case "shutdownGrace": shutdownGrace = try Self.positiveNumber(value, key, fail, allowZero: true)
@@ -144,8 +152,8 @@ public struct SpoolConfiguration: Sendable, Equatable {
                 }
             default:
                 throw fail(
-                    "unknown key \"\(key)\" (known: workers, maxJobBytes, rescanInterval, killGrace, shutdownGrace, "
-                        + "backoff, maxDeferrals, retention, handlers, schedules, rules, masking, routes)")
+                    "unknown key \"\(key)\" (known: workers, durability, maxJobBytes, rescanInterval, killGrace, "
+                        + "shutdownGrace, backoff, maxDeferrals, retention, handlers, schedules, rules, masking, routes)")
             }
         }
         let types = Set(handlers.keys)

@@ -25,7 +25,7 @@ enum AmbiguousRenames {
 /// A test seam for the behaviour above: `SPOOL_FAULT_RENAME=enoent=0.2,eexist=0.2` makes that
 /// share of successful renames report ENOENT or EEXIST anyway, as an NFS retransmission would.
 /// Read once per process; unset (always, outside tests) it costs one comparison per rename.
-enum FaultInjection {
+enum LostReplyInjection {
     static let renameFaults: (lostReplyNotFound: Double, lostReplyExists: Double) = {
         guard let text = environmentValue("SPOOL_FAULT_RENAME") else { return (0, 0) }
         var result = (0.0, 0.0)

@@ -125,7 +125,7 @@ extension FileSystem {
         let path = rawPath(directory, rawName)
         let before = AmbiguousRenames.identity(of: path)
         var result = retryingInterrupts { spool_rename_noreplace(AT_FDCWD, path, AT_FDCWD, target) }
-        if case .success = result, let fault = FaultInjection.renameFault() { result = .failure(fault) }
+        if case .success = result, let fault = LostReplyInjection.renameFault() { result = .failure(fault) }
         switch result {
         case .success: return
         case .failure(let code) where AmbiguousRenames.happenedDespite(code, sourceBefore: before, source: path, target: target):

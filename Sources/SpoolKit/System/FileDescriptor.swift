@@ -40,6 +40,7 @@ public struct FileDescriptor: Sendable, Hashable {
 
     /// Writes every byte (write(2) until done).
     func writeAll(_ bytes: some Collection<UInt8>, path: String? = nil) throws(SystemError) {
+        try FaultInjection.check("write", path: path)
         let contiguous = Array(bytes)
         let descriptor = rawValue
         let result: SyscallResult<Int> = contiguous.withUnsafeBytes { buffer in
@@ -60,6 +61,7 @@ public struct FileDescriptor: Sendable, Hashable {
 
     /// Flushes the file's data and metadata to stable storage (fsync(2)).
     public func sync(path: String? = nil) throws(SystemError) {
+        try FaultInjection.check("fsync", path: path)
         _ = try retryingInterrupts { Glibc.fsync(rawValue) }.orThrow("fsync", path: path)
     }
 

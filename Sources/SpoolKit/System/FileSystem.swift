@@ -22,9 +22,10 @@ public enum FileSystem {
 
     /// Renames, replacing any existing target (rename(2)). Used only where the target is ours.
     static func rename(_ source: String, to target: String) throws(SystemError) {
+        try FaultInjection.check("rename", path: target)
         let before = AmbiguousRenames.identity(of: Array(source.utf8CString))
         var result = retryingInterrupts { Glibc.rename(source, target) }
-        if case .success = result, let fault = FaultInjection.renameFault() { result = .failure(fault) }
+        if case .success = result, let fault = LostReplyInjection.renameFault() { result = .failure(fault) }
         if case .failure(let code) = result,
             !AmbiguousRenames.happenedDespite(code, sourceBefore: before, source: Array(source.utf8CString), target: target)
         {
@@ -36,9 +37,10 @@ public enum FileSystem {
     /// Falls back to link(2) + unlink(2) on file systems without renameat2 flags. A failure that
     /// a lost NFS reply explains (the source gone, the target the same file) is a success.
     static func renameNoReplace(_ source: String, to target: String) throws(SystemError) {
+        try FaultInjection.check("rename", path: target)
         let before = AmbiguousRenames.identity(of: Array(source.utf8CString))
         var result = retryingInterrupts { spool_rename_noreplace(AT_FDCWD, source, AT_FDCWD, target) }
-        if case .success = result, let fault = FaultInjection.renameFault() { result = .failure(fault) }
+        if case .success = result, let fault = LostReplyInjection.renameFault() { result = .failure(fault) }
         switch result {
         case .success: return
         case .failure(let code)
@@ -153,6 +155,13 @@ public enum FileSystem {
     /// Flushes a directory's entries to stable storage, so that renames into it survive a power cut.
     static func syncDirectory(_ path: String) throws(SystemError) {
         let fd = try open(path, O_RDONLY | O_DIRECTORY)
+        defer { fd.close() }
+        try fd.sync(path: path)
+    }
+
+    /// Makes a file's (or directory's) data and metadata durable: open it and fsync(2) it.
+    static func syncPath(_ path: String) throws(SystemError) {
+        let fd = try open(path, O_RDONLY | O_NOFOLLOW)
         defer { fd.close() }
         try fd.sync(path: path)
     }

@@ -1,0 +1,97 @@
+#!/bin/sh
+# Simulated power cuts (issue 8, group 2). For each file system: a loop image is made and
+# mounted, a durable spool created on it; a processor runs while a loop submits jobs, recording
+# each id that `spool submit` printed (outside the image); at a random moment the file system is
+# shut down with the FS_IOC_SHUTDOWN ioctl (FS_GOINGDOWN_NOSYNC: nothing more reaches the disk,
+# as in a power cut), the processes are killed, and the image is remounted (journal replay).
+# Then every acknowledged id must be present exactly once, non-empty and parseable, and
+# `spool fsck --repair` must leave nothing to fix.
+#
+#   sh tests/scripts/power-cut.sh [ITERATIONS] [FILESYSTEM...]     (default: 10 ext4 xfs)
+#
+# Needs root, loop devices, mkfs.ext4 / mkfs.xfs (xfsprogs) and python3 (for the ioctl); skips a
+# file system (exit 0, with a message) when those are missing. Set SPOOL_BIN to skip the build;
+# DURABILITY=relaxed shows what the same cuts do without flushes.
+# Prints one line per file system: iterations, cuts, acknowledged jobs, lost, duplicated, damaged.
+set -eu
+cd "$(dirname "$0")/../.."
+iterations=${1:-10}
+shift || true
+filesystems=${*:-ext4 xfs}
+if [ "$(id -u)" != 0 ]; then echo "power-cut: skipped, needs root"; exit 0; fi
+if [ -z "${SPOOL_BIN:-}" ]; then
+    swift build --product spool >/dev/null
+    SPOOL_BIN="$(swift build --show-bin-path)/spool"
+fi
+work=$(mktemp -d /tmp/spool-power-cut.XXXXXX)
+mnt="$work/mnt"
+mkdir -p "$mnt"
+cleanup() {
+    umount "$mnt" 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+failures=0
+
+for fs in $filesystems; do
+    if ! command -v "mkfs.$fs" >/dev/null 2>&1; then echo "power-cut $fs: skipped, mkfs.$fs missing"; continue; fi
+    cuts=0 acked_total=0 lost=0 duplicated=0 damaged=0 unclean=0
+    i=1
+    while [ "$i" -le "$iterations" ]; do
+        rm -f "$work/image" "$work/acked"
+        : > "$work/acked"
+        truncate -s 320M "$work/image"
+        case "$fs" in
+            xfs) mkfs.xfs -q -f "$work/image" ;;
+            *) "mkfs.$fs" -q -F "$work/image" ;;
+        esac
+        if ! mount -o loop "$work/image" "$mnt" 2>/dev/null; then
+            echo "power-cut $fs: skipped, cannot mount a loop image here"
+            break
+        fi
+        spool="$mnt/spool"
+        "$SPOOL_BIN" init "$spool" >/dev/null
+        printf '{"durability": "%s", "workers": 4, "handlers": {"ok": {"builtin": "noop"}}}\n' \
+            "${DURABILITY:-durable}" > "$spool/spool.json"
+        sync
+        "$SPOOL_BIN" run --spool "$spool" --quiet 2>/dev/null &
+        processor=$!
+        (
+            while :; do
+                if id=$("$SPOOL_BIN" submit --spool "$spool" --type ok 2>/dev/null); then echo "$id" >> "$work/acked"; fi
+            done
+        ) &
+        submitter=$!
+        # A random moment between 0.3 and 1.8 s.
+        sleep "$(awk -v seed="$$$i" 'BEGIN {srand(seed); printf "%.2f", 0.3 + rand() * 1.5}')"
+        python3 -c 'import fcntl, os, struct, sys; fd = os.open(sys.argv[1], os.O_RDONLY); fcntl.ioctl(fd, 0x8004587D, struct.pack("I", 2))' "$mnt"
+        cuts=$((cuts + 1))
+        kill -9 "$submitter" "$processor" 2>/dev/null || true
+        pkill -9 -P "$submitter" 2>/dev/null || true
+        wait "$processor" 2>/dev/null || true
+        wait "$submitter" 2>/dev/null || true
+        sleep 0.2
+        umount "$mnt" 2>/dev/null || umount -l "$mnt"
+        mount -o loop "$work/image" "$mnt"
+        acked=$(wc -l < "$work/acked")
+        acked_total=$((acked_total + acked))
+        while read -r id; do
+            copies=$(find "$spool" -path "$spool/tmp" -prune -o -name "$id.json" -print | wc -l)
+            if [ "$copies" -eq 0 ]; then lost=$((lost + 1)); echo "  $fs #$i: lost $id" >&2; continue; fi
+            if [ "$copies" -gt 1 ]; then duplicated=$((duplicated + 1)); echo "  $fs #$i: $copies copies of $id" >&2; fi
+            for file in $(find "$spool" -path "$spool/tmp" -prune -o -name "$id.json" -print); do
+                if ! python3 -c 'import json, sys; json.load(open(sys.argv[1]))' "$file" 2>/dev/null; then
+                    damaged=$((damaged + 1)); echo "  $fs #$i: damaged $file" >&2
+                fi
+            done
+        done < "$work/acked"
+        if ! "$SPOOL_BIN" fsck --spool "$spool" --repair > "$work/fsck" 2>&1; then
+            unclean=$((unclean + 1)); echo "  $fs #$i: fsck:" >&2; cat "$work/fsck" >&2
+        fi
+        umount "$mnt"
+        i=$((i + 1))
+    done
+    echo "power-cut $fs: $cuts cuts, $acked_total acknowledged jobs, lost $lost, duplicated $duplicated, damaged $damaged, fsck unclean $unclean"
+    if [ $((lost + duplicated + damaged + unclean)) -gt 0 ]; then failures=1; fi
+done
+exit $failures
