@@ -13,6 +13,8 @@ public final class JobStore: Sendable {
     public let knownTypes: Set<String>
     /// Record counts of child batch jobs already read, for settling parents again cheaply.
     let childCounts = ChildCountsCache()
+    /// Where every transition made through this store is recorded.
+    public let journal: EventJournal
 
     public var layout: SpoolLayout { spool.layout }
 
@@ -20,6 +22,8 @@ public final class JobStore: Sendable {
         self.spool = spool
         self.processor = processor
         self.knownTypes = Set(spool.configuration.handlers.keys).union(inProcessTypes)
+        self.journal = EventJournal(
+            layout: spool.layout, retention: spool.configuration.eventRetention, prunes: processor != nil)
     }
 
     // MARK: Record rewrites
@@ -46,9 +50,12 @@ public final class JobStore: Sendable {
     /// Moves a job this processor holds from `processing/` to `state`, recording `record` (with
     /// its status set to the target) first. Never replaces a job already in the target: a
     /// clash sends this copy to `failed/` under a fresh name, with the reason, so nothing is lost.
-    /// Returns the state the job actually ended in.
+    /// Returns the state the job actually ended in. The event journal records the move as from
+    /// `journalFrom` (the state a user request took the job from; else `processing`).
     @discardableResult
-    public func move(_ id: String, to state: JobState, record: JobRecord) throws(SystemError) -> JobState {
+    public func move(_ id: String, to state: JobState, record: JobRecord, journalFrom: JobState = .processing)
+        throws(SystemError) -> JobState
+    {
         var record = record
         record.status = state == .processing ? "running" : state.rawValue
         try rewriteProcessing(id, record)
@@ -59,6 +66,7 @@ public final class JobStore: Sendable {
         let target = layout.jobPath(id, in: state)
         do {
             try renameIntoState(source, to: target, id: id)
+            recordEvent(id, record: record, from: journalFrom, to: state)
             if state.isTerminal { releaseWaiters(of: id) }
             return state
         } catch  where error.isNotFound {
@@ -74,6 +82,7 @@ public final class JobStore: Sendable {
             JobLog.append(
                 layout, id: id, .error,
                 "\(state.rawValue)/\(id).json already exists; this copy was kept as failed/\(stem).json")
+            recordEvent(stem, record: record, from: journalFrom, to: .failed)
             return .failed
         }
     }
@@ -94,6 +103,11 @@ public final class JobStore: Sendable {
             try FileSystem.makeDirectory(FileSystem.directoryName(of: target))
             try FileSystem.renameNoReplace(source, to: target)
         }
+    }
+
+    /// Appends a transition to the event journal.
+    func recordEvent(_ id: String, record: JobRecord, from: JobState?, to: JobState) {
+        journal.append(JobEvent(id: id, record: record, from: from, to: to, processor: processor?.name))
     }
 
     // MARK: Rejection of bad input
@@ -123,6 +137,10 @@ public final class JobStore: Sendable {
                 }
                 try FileSystem.renameNoReplace(directory: directory, rawName: rawName, to: target)
                 JobLog.append(layout, id: stem, .error, "rejected \(shownPath): \(reason)")
+                // Bad input has no record to read; it came from queued/ even when caught in processing/.
+                let from = sourceState == .processing && shownAs != nil ? JobState.queued : sourceState
+                journal.append(JobEvent(time: ProcessInfoLite.now(), id: stem, type: "?", from: from?.rawValue,
+                    to: JobState.failed.rawValue, processor: processor?.name))
                 let movedNote = JobID.reference(fromRelativeName: rawName) == stem ? "" : " (kept as failed/\(stem).json)"
                 Diagnostics.warn("rejected \(shownPath): \(reason)\(movedNote)")
                 return stem

@@ -70,6 +70,8 @@ public struct SpoolConfiguration: Sendable, Equatable {
     public var maximumDeferrals = 100
     /// Finished jobs older than this (seconds, per state) are purged automatically by processors.
     public var retention: [JobState: Double] = [:]
+    /// How long the event journal's day files are kept (`eventRetention`), in seconds.
+    public var eventRetention = 14 * 86_400.0
     public var handlers: [String: HandlerConfiguration] = [:]
     /// Cron schedules, by name (`schedules`).
     public var schedules: [Schedule] = []
@@ -126,6 +128,11 @@ public struct SpoolConfiguration: Sendable, Equatable {
                     }
                     retention[state] = seconds
                 }
+            case "eventRetention":
+                guard let seconds = value.stringValue.flatMap(PurgeRule.seconds) ?? value.doubleValue, seconds > 0 else {
+                    throw fail("\"eventRetention\" must be an age such as \"14d\", \"12h\" or a number of seconds")
+                }
+                eventRetention = seconds
             case "masking":
                 do { masking = try MaskingPolicy(parsing: value) } catch { throw fail(error.message) }
             case "handlers":
@@ -138,7 +145,7 @@ public struct SpoolConfiguration: Sendable, Equatable {
             default:
                 throw fail(
                     "unknown key \"\(key)\" (known: workers, maxJobBytes, rescanInterval, killGrace, shutdownGrace, "
-                        + "backoff, maxDeferrals, retention, handlers, schedules, rules, masking)")
+                        + "backoff, maxDeferrals, retention, eventRetention, handlers, schedules, rules, masking)")
             }
         }
         let types = Set(handlers.keys)

@@ -22,6 +22,8 @@ public struct SpoolLayout: Sendable, Equatable {
 
     /// Markers of finished dependencies, for dependent jobs made exactly once (`deps/`).
     public var dependenciesDirectory: String { root + "/deps" }
+    /// The event journal's day files (`events/YYYY-MM-DD.ndjson`).
+    public var eventsDirectory: String { root + "/events" }
     /// What each schedule last fired (`schedules/NAME.last`).
     public var schedulesDirectory: String { root + "/schedules" }
 
@@ -29,12 +31,12 @@ public struct SpoolLayout: Sendable, Equatable {
     public var allDirectories: [String] {
         JobState.allCases.map(directory) + [
             temporaryDirectory, resultsDirectory, logsDirectory, processorsDirectory, controlDirectory,
-            dependenciesDirectory, schedulesDirectory,
+            dependenciesDirectory, schedulesDirectory, eventsDirectory,
         ]
     }
 
     /// Directories that spools made by earlier versions lack; opening a spool creates them.
-    var directoriesAddedLater: [String] { [directory(.waiting), dependenciesDirectory, schedulesDirectory] }
+    var directoriesAddedLater: [String] { [directory(.waiting), dependenciesDirectory, schedulesDirectory, eventsDirectory] }
 
     /// `STATE/ID.json`; for a child id `PARENT/CHILD`, `STATE/PARENT/CHILD.json`.
     public func jobPath(_ id: String, in state: JobState) -> String { directory(state) + "/" + id + ".json" }

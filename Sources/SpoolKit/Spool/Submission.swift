@@ -23,6 +23,7 @@ extension JobStore {
             do {
                 try FileSystem.renameNoReplace(temporary, to: layout.jobPath(id, in: .queued))
                 try FileSystem.syncDirectory(layout.directory(.queued))
+                recordEvent(id, record: record, from: nil, to: .queued)
                 return id
             } catch  where error.isAlreadyExists {
                 if let requestedID { throw .duplicateJobID(id: requestedID, state: JobState.queued.rawValue) }
@@ -71,6 +72,7 @@ extension JobStore {
         do {
             try FileSystem.renameNoReplace(temporary, to: layout.jobPath(id, in: .queued))
             try FileSystem.syncDirectory(layout.directory(.queued))
+            recordEvent(id, record: record, from: nil, to: .queued)
             return true
         } catch  where error.isAlreadyExists {
             return false
