@@ -113,7 +113,7 @@ public struct JobEvent: Sendable, Equatable {
 }
 
 /// Reads a flat JSON object of strings without escapes, numbers and null: what the journal
-/// writes. Returns nil for anything else, which callers then hand to the full parser.
+/// writes. Anything else is refused, and callers hand it to the full parser.
 enum FlatJSONScanner {
     enum Scalar: Equatable {
         case text(String)
@@ -122,53 +122,74 @@ enum FlatJSONScanner {
 
     static func scan(_ bytes: [UInt8]) -> [String: Scalar]? {
         bytes.withUnsafeBufferPointer { buffer -> [String: Scalar]? in
-            var index = 0
-            let end = buffer.count
             var result: [String: Scalar] = [:]
-            func skipSpace() { while index < end, buffer[index] == 32 || buffer[index] == 9 { index += 1 } }
-            func string() -> String? {
-                guard index < end, buffer[index] == 34 else { return nil }
-                let start = index + 1
-                var cursor = start
-                while cursor < end, buffer[cursor] != 34 {
-                    if buffer[cursor] == 92 || buffer[cursor] < 32 { return nil }
-                    cursor += 1
-                }
-                guard cursor < end else { return nil }
-                index = cursor + 1
-                return String(decoding: UnsafeBufferPointer(rebasing: buffer[start..<cursor]), as: UTF8.self)
+            let complete = forEachMember(buffer) { key, value, isText in
+                let text = String(decoding: UnsafeBufferPointer(rebasing: buffer[value]), as: UTF8.self)
+                let name = String(decoding: UnsafeBufferPointer(rebasing: buffer[key]), as: UTF8.self)
+                result[name] = isText ? .text(text) : .number(text)
             }
+            return complete ? result : nil
+        }
+    }
+
+    /// Calls `body` with the byte ranges of each member's key and value (a string's without
+    /// its quotes; `null` members are skipped) and whether the value is a string. Returns false,
+    /// part way perhaps, when the bytes are not such an object.
+    static func forEachMember(
+        _ buffer: UnsafeBufferPointer<UInt8>, _ body: (Range<Int>, Range<Int>, Bool) -> Void
+    ) -> Bool {
+        var index = 0
+        let end = buffer.count
+        func skipSpace() { while index < end, buffer[index] == 32 || buffer[index] == 9 { index += 1 } }
+        func string() -> Range<Int>? {
+            guard index < end, buffer[index] == 34 else { return nil }
+            let start = index + 1
+            var cursor = start
+            while cursor < end, buffer[cursor] != 34 {
+                if buffer[cursor] == 92 || buffer[cursor] < 32 { return nil }
+                cursor += 1
+            }
+            guard cursor < end else { return nil }
+            index = cursor + 1
+            return start..<cursor
+        }
+        skipSpace()
+        guard index < end, buffer[index] == 123 else { return false }
+        index += 1
+        skipSpace()
+        if index < end, buffer[index] == 125 { return true }
+        while true {
             skipSpace()
-            guard index < end, buffer[index] == 123 else { return nil }
+            guard let key = string() else { return false }
+            skipSpace()
+            guard index < end, buffer[index] == 58 else { return false }
             index += 1
             skipSpace()
-            if index < end, buffer[index] == 125 { return result }
-            while true {
-                skipSpace()
-                guard let key = string() else { return nil }
-                skipSpace()
-                guard index < end, buffer[index] == 58 else { return nil }
-                index += 1
-                skipSpace()
-                guard index < end else { return nil }
-                if buffer[index] == 34 {
-                    guard let value = string() else { return nil }
-                    result[key] = .text(value)
-                } else {
-                    let start = index
-                    while index < end, buffer[index] != 44, buffer[index] != 125, buffer[index] != 32 { index += 1 }
-                    let token = String(decoding: UnsafeBufferPointer(rebasing: buffer[start..<index]), as: UTF8.self)
-                    if token != "null" {
-                        guard Double(token) != nil else { return nil }
-                        result[key] = .number(token)
+            guard index < end else { return false }
+            if buffer[index] == 34 {
+                guard let value = string() else { return false }
+                body(key, value, true)
+            } else {
+                let start = index
+                while index < end, buffer[index] != 44, buffer[index] != 125, buffer[index] != 32 { index += 1 }
+                let isNull = index - start == 4 && buffer[start] == 110
+                if !isNull {
+                    for position in start..<index {
+                        let byte = buffer[position]
+                        // Digits, sign, point, exponent: a number, checked again where it is used.
+                        guard (48...57).contains(byte) || byte == 45 || byte == 43 || byte == 46 || byte == 101
+                            || byte == 69
+                        else { return false }
                     }
+                    guard index > start else { return false }
+                    body(key, start..<index, false)
                 }
-                skipSpace()
-                guard index < end else { return nil }
-                if buffer[index] == 125 { return result }
-                guard buffer[index] == 44 else { return nil }
-                index += 1
             }
+            skipSpace()
+            guard index < end else { return false }
+            if buffer[index] == 125 { return true }
+            guard buffer[index] == 44 else { return false }
+            index += 1
         }
     }
 }
