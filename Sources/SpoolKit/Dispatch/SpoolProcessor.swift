@@ -12,11 +12,15 @@ public final class SpoolProcessor: Sendable {
         public var drain = false
         /// Poll every this many seconds instead of using inotify (NFS); nil: inotify.
         public var pollInterval: Double?
+        /// Where to keep a Prometheus metrics file, rewritten every `metricsInterval` seconds and
+        /// at exit; nil: `metricsFile` of spool.json, if any.
+        public var metricsFile: String?
 
-        public init(workers: Int, drain: Bool = false, pollInterval: Double? = nil) {
+        public init(workers: Int, drain: Bool = false, pollInterval: Double? = nil, metricsFile: String? = nil) {
             self.workers = workers
             self.drain = drain
             self.pollInterval = pollInterval
+            self.metricsFile = metricsFile
         }
     }
 
@@ -104,6 +108,14 @@ public final class SpoolProcessor: Sendable {
         intake.examine(watcher.scan())
         let rescanInterval = options.pollInterval ?? configuration.rescanInterval
         var nextRescan = ProcessInfoLite.monotonicNow() + rescanInterval
+        let metricsFile = (options.metricsFile ?? configuration.metricsFile).map {
+            MetricsFile(path: $0.hasPrefix("/") ? $0 : layout.root + "/" + $0, layout: layout)
+        }
+        var nextMetrics = ProcessInfoLite.monotonicNow()
+        func writeMetrics() {
+            metricsFile?.write(metrics: store.metrics, workers: workerCount, busy: queue.load.running)
+            nextMetrics = ProcessInfoLite.monotonicNow() + configuration.metricsInterval
+        }
 
         while !stopRequested.load(ordering: .sequentiallyConsistent) {
             let now = ProcessInfoLite.monotonicNow()
@@ -112,6 +124,10 @@ public final class SpoolProcessor: Sendable {
             if options.drain { timeout = min(timeout, 0.05) }
             if batches.hasPending { timeout = min(timeout, BatchMonitor.updateInterval / 2) }
             if let nextSchedule { timeout = min(timeout, max(0, nextSchedule - ProcessInfoLite.now()) + 0.001) }
+            if metricsFile != nil {
+                if now >= nextMetrics { writeMetrics() }
+                timeout = min(timeout, max(0, nextMetrics - now))
+            }
             let changes = watcher.waitForChanges(timeout: timeout)
             if stopRequested.load(ordering: .sequentiallyConsistent) { break }
             intake.examine(changes.names)
@@ -171,6 +187,7 @@ public final class SpoolProcessor: Sendable {
             running.requestStopOfAll(.shutdown)
         }
         finishedWorkers.wait()
+        if metricsFile != nil { writeMetrics() }
         var result = summary.withLock { $0 }
         result.seconds = ProcessInfoLite.monotonicNow() - began
         return result

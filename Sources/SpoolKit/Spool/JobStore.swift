@@ -15,6 +15,8 @@ public final class JobStore: Sendable {
     let childCounts = ChildCountsCache()
     /// Where every transition made through this store is recorded.
     public let journal: EventJournal
+    /// Counts of the transitions made through this store (for the metrics file).
+    public let metrics = ProcessorMetrics()
 
     public var layout: SpoolLayout { spool.layout }
 
@@ -107,7 +109,12 @@ public final class JobStore: Sendable {
 
     /// Appends a transition to the event journal.
     func recordEvent(_ id: String, record: JobRecord, from: JobState?, to: JobState) {
-        journal.append(JobEvent(id: id, record: record, from: from, to: to, processor: processor?.name))
+        recordEvent(JobEvent(id: id, record: record, from: from, to: to, processor: processor?.name))
+    }
+
+    func recordEvent(_ event: JobEvent) {
+        journal.append(event)
+        metrics.record(event)
     }
 
     // MARK: Rejection of bad input
@@ -139,8 +146,10 @@ public final class JobStore: Sendable {
                 JobLog.append(layout, id: stem, .error, "rejected \(shownPath): \(reason)")
                 // Bad input has no record to read; it came from queued/ even when caught in processing/.
                 let from = sourceState == .processing && shownAs != nil ? JobState.queued : sourceState
-                journal.append(JobEvent(time: ProcessInfoLite.now(), id: stem, type: "?", from: from?.rawValue,
-                    to: JobState.failed.rawValue, processor: processor?.name))
+                recordEvent(
+                    JobEvent(
+                        time: ProcessInfoLite.now(), id: stem, type: "?", from: from?.rawValue,
+                        to: JobState.failed.rawValue, processor: processor?.name))
                 let movedNote = JobID.reference(fromRelativeName: rawName) == stem ? "" : " (kept as failed/\(stem).json)"
                 Diagnostics.warn("rejected \(shownPath): \(reason)\(movedNote)")
                 return stem

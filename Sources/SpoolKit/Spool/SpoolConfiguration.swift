@@ -72,6 +72,10 @@ public struct SpoolConfiguration: Sendable, Equatable {
     public var retention: [JobState: Double] = [:]
     /// How long the event journal's day files are kept (`eventRetention`), in seconds.
     public var eventRetention = 14 * 86_400.0
+    /// The Prometheus text file processors rewrite (`metricsFile`; relative to the spool root).
+    public var metricsFile: String?
+    /// Seconds between rewrites of the metrics file (`metricsInterval`).
+    public var metricsInterval = 5.0
     public var handlers: [String: HandlerConfiguration] = [:]
     /// Cron schedules, by name (`schedules`).
     public var schedules: [Schedule] = []
@@ -133,6 +137,12 @@ public struct SpoolConfiguration: Sendable, Equatable {
                     throw fail("\"eventRetention\" must be an age such as \"14d\", \"12h\" or a number of seconds")
                 }
                 eventRetention = seconds
+            case "metricsFile":
+                guard let path = value.stringValue, !path.isEmpty else {
+                    throw fail("\"metricsFile\" must be a path (absolute, or relative to the spool)")
+                }
+                metricsFile = path
+            case "metricsInterval": metricsInterval = try Self.positiveNumber(value, key, fail)
             case "masking":
                 do { masking = try MaskingPolicy(parsing: value) } catch { throw fail(error.message) }
             case "handlers":
@@ -145,7 +155,7 @@ public struct SpoolConfiguration: Sendable, Equatable {
             default:
                 throw fail(
                     "unknown key \"\(key)\" (known: workers, maxJobBytes, rescanInterval, killGrace, shutdownGrace, "
-                        + "backoff, maxDeferrals, retention, eventRetention, handlers, schedules, rules, masking)")
+                        + "backoff, maxDeferrals, retention, eventRetention, metricsFile, metricsInterval, handlers, schedules, rules, masking)")
             }
         }
         let types = Set(handlers.keys)
