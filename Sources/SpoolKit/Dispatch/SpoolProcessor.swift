@@ -116,6 +116,15 @@ public final class SpoolProcessor: Sendable {
             metricsFile?.write(metrics: store.metrics, workers: workerCount, busy: queue.load.running)
             nextMetrics = ProcessInfoLite.monotonicNow() + configuration.metricsInterval
         }
+        // Under systemd (Type=notify): ready now, then a status line and watchdog pings.
+        let systemd = SystemdNotify()
+        let systemdInterval = min(systemd?.watchdogInterval ?? 5, 5)
+        var nextSystemd = ProcessInfoLite.monotonicNow() + systemdInterval
+        func systemdStatus() -> String {
+            let load = queue.load
+            return "STATUS=\(load.running) running, \(load.indexed) queued"
+        }
+        systemd?.send(["READY=1", systemdStatus()])
 
         while !stopRequested.load(ordering: .sequentiallyConsistent) {
             let now = ProcessInfoLite.monotonicNow()
@@ -127,6 +136,13 @@ public final class SpoolProcessor: Sendable {
             if metricsFile != nil {
                 if now >= nextMetrics { writeMetrics() }
                 timeout = min(timeout, max(0, nextMetrics - now))
+            }
+            if let systemd {
+                if now >= nextSystemd {
+                    systemd.send([systemdStatus()] + (systemd.watchdogInterval == nil ? [] : ["WATCHDOG=1"]))
+                    nextSystemd = now + systemdInterval
+                }
+                timeout = min(timeout, max(0, nextSystemd - now))
             }
             let changes = watcher.waitForChanges(timeout: timeout)
             if stopRequested.load(ordering: .sequentiallyConsistent) { break }
@@ -181,6 +197,7 @@ public final class SpoolProcessor: Sendable {
         }
 
         // Shutdown: no new claims; running jobs get the grace period, then are stopped.
+        systemd?.send(["STOPPING=1", "STATUS=stopping: \(queue.load.running) running"])
         queue.stop()
         let graceEnds = ProcessInfoLite.monotonicNow() + configuration.shutdownGrace
         if !queue.waitUntilIdle(deadline: graceEnds) {

@@ -25,6 +25,8 @@ public struct HandlerConfiguration: Sendable, Equatable {
     public var permanentExitCodes: Set<Int32> = HandlerConfiguration.defaultPermanentExitCodes
     /// The settings of a `report` built-in (its `report` key).
     public var report: ReportSettings?
+    /// Commands run on the jobs' start, end and progress (its `notify` key).
+    public var notifications: NotificationSettings?
 
     /// sysexits' permanent errors: 64–78 except 75 (EX_TEMPFAIL, which means "try again").
     public static let defaultPermanentExitCodes = Set(Int32(64)...Int32(78)).subtracting([75])
@@ -47,6 +49,7 @@ public struct HandlerConfiguration: Sendable, Equatable {
             && lhs.environment.map { $0.0 + "=" + $0.1 } == rhs.environment.map { $0.0 + "=" + $0.1 }
             && lhs.permanentExitCodes == rhs.permanentExitCodes && lhs.limits == rhs.limits
             && lhs.backoff == rhs.backoff && lhs.report == rhs.report
+            && lhs.notifications == rhs.notifications
     }
 }
 
@@ -214,6 +217,8 @@ public struct SpoolConfiguration: Sendable, Equatable {
                 do { configuration.report = try ReportSettings(parsing: setting, path: name) } catch {
                     throw fail(error.message)
                 }
+            case "notify":
+                configuration.notifications = try NotificationSettings(parsing: setting, name: name, fail: fail)
             case "workingDirectory":
                 guard let directory = setting.stringValue, !directory.isEmpty else {
                     throw fail("\"\(name)\" must be a path")
@@ -230,7 +235,7 @@ public struct SpoolConfiguration: Sendable, Equatable {
             default:
                 throw fail(
                     "unknown key \"\(name)\" (known: command, builtin, timeout, maxAttempts, concurrency, env, "
-                        + "workingDirectory, permanentExitCodes, limits, backoff, report)")
+                        + "workingDirectory, permanentExitCodes, limits, backoff, report, notify)")
             }
         }
         guard let kind else { throw fail("handler \"\(type)\" needs \"command\" (an argv) or \"builtin\"") }
