@@ -18,6 +18,14 @@ public final class EventFollower {
         offset = (try? FileSystem.statusNotFollowing(journal.path(ofDay: day)))??.size ?? 0
     }
 
+    /// Also wakes on changes in `directory` (a live view watches `processing/` for progress).
+    public func watch(_ directory: String) throws(SystemError) {
+        _ = try inotify.addWatch(directory, mask: Inotify.jobArrivalMask)
+    }
+
+    var inotifyDescriptor: FileDescriptor { inotify.descriptor }
+    func inotifyReadPending() throws(SystemError) -> [InotifyEvent] { try inotify.readPendingEvents() }
+
     /// Waits up to `timeout` seconds (nil: no limit) for new events and returns them; empty when
     /// the time ran out. Blocks the calling thread.
     public func next(timeout: Double?) -> [JobEvent] {
