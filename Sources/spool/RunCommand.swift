@@ -9,6 +9,7 @@ enum RunCommand: Command {
         .flag("drain", "exit once nothing is queued or running (for cron and scripts)"),
         .value("poll", "SECONDS", "rescan every SECONDS instead of using inotify (NFS)"),
         .flag("quiet", "do not print the summary at exit"),
+        .value("metrics-file", "PATH", "rewrite a Prometheus text file here every metricsInterval s"),
     ]
     static let details = """
         SIGTERM or SIGINT stops claiming new jobs, gives running handlers shutdownGrace seconds,
@@ -23,7 +24,9 @@ enum RunCommand: Command {
         let workers = try arguments.integer("workers") ?? spool.configuration.workers
         let poll = try arguments.seconds("poll")
         let processor = SpoolProcessor(
-            spool: spool, options: .init(workers: workers, drain: arguments.has("drain"), pollInterval: poll))
+            spool: spool, options: .init(
+                workers: workers, drain: arguments.has("drain"), pollInterval: poll,
+                metricsFile: arguments.value("metrics-file").map(WorkingDirectory.absolute)))
         let signals = SignalHandling { _ in processor.requestStop() }
         defer { signals.cancel() }
         if !arguments.has("quiet") {

@@ -7,7 +7,7 @@ enum SpoolMain {
         CommandEntry(InitCommand.self), CommandEntry(RunCommand.self), CommandEntry(SubmitCommand.self),
         CommandEntry(ListCommand.self), CommandEntry(ShowCommand.self), CommandEntry(StatsCommand.self),
         CommandEntry(CancelCommand.self), CommandEntry(RetryCommand.self), CommandEntry(HoldCommand.self),
-        CommandEntry(ReleaseCommand.self), CommandEntry(ResultCommand.self), CommandEntry(LogsCommand.self), CommandEntry(SchedulesCommand.self), CommandEntry(PurgeCommand.self), CommandEntry(FsckCommand.self),
+        CommandEntry(ReleaseCommand.self), CommandEntry(ResultCommand.self), CommandEntry(LogsCommand.self), CommandEntry(EventsCommand.self), CommandEntry(WaitCommand.self), CommandEntry(CompletionsCommand.self), CommandEntry(TopCommand.self), CommandEntry(SchedulesCommand.self), CommandEntry(PurgeCommand.self), CommandEntry(FsckCommand.self),
     ]
 
     static func main() {
@@ -56,7 +56,7 @@ enum SpoolMain {
             Commands:
 
             """
-        for command in commands { text += "  " + command.name.padding(toLength: 10) + command.summary + "\n" }
+        for command in commands { text += "  " + command.name.padding(toLength: 12) + command.summary + "\n" }
         text += """
 
             Every command takes --spool DIR (default: $SPOOL_DIR, else ./spool) and --help.
@@ -74,12 +74,18 @@ struct CommandEntry: Sendable {
     let name: String
     let summary: String
     let help: String
+    /// Every option as typed (`--json`), for shell completion.
+    let options: [String]
+    /// Options that take a value (their next word is not a job id).
+    let valueOptions: [String]
     let execute: @Sendable ([String]) -> Int32
 
     init<C: Command>(_ command: C.Type) {
         name = C.name
         summary = C.summary
         help = C.help
+        options = C.allOptions.map { "--" + $0.name }
+        valueOptions = C.allOptions.filter { $0.valueName != nil }.map { "--" + $0.name }
         execute = { C.execute($0) }
     }
 }

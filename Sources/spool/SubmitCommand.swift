@@ -18,6 +18,9 @@ enum SubmitCommand: Command {
         .value("items-field", "NAME", "with --items-from: the payload field that holds the items (default items)"),
         .value("child-type", "TYPE", "with --items-from: the children's type (default: the parent's)"),
         .value("on-child-failure", "POLICY", "with --items-from: complete (default), fail or failFast"),
+        .flag("wait", "wait until the jobs finish; print their result paths instead of their ids"),
+        .flag("print", "with --wait: print the results themselves"),
+        .value("wait-timeout", "S", "with --wait: give up after S seconds (exit 75)"),
     ]
     static let details = """
         FILE is a job file (JSON with at least "type"); '-' reads one from standard input. Each job
@@ -28,6 +31,9 @@ enum SubmitCommand: Command {
         With --items-from, the job is a parent: the processor splits the items into child jobs of
         --batch-size items each (queued/ID/0001.json, ...) and the parent's outcome is derived
         from its children (see docs/BATCHES.md).
+
+        With --wait, the ids go to stderr and the command waits as 'spool wait' does (same exit
+        status), then prints each done job's result path (or, with --print, its result).
         """
 
     static func run(_ arguments: ParsedArguments) throws(SpoolError) -> Int32 {
@@ -66,6 +72,9 @@ enum SubmitCommand: Command {
         if arguments.value("id") != nil && records.count > 1 {
             throw .usage("spool submit: --id names one job; it cannot be used with several files")
         }
+        let waits = arguments.has("wait")
+        if arguments.has("print") && !waits { throw .usage("spool submit: --print goes with --wait") }
+        var submitted: [String] = []
         for (record, source) in records {
             var record = record
             if let priority = arguments.value("priority") {
@@ -83,9 +92,24 @@ enum SubmitCommand: Command {
             // its own to write.
             record.set("status", nil)
             let id = try store.submit(record, id: arguments.value("id"))
-            Output.line(id)
+            if waits { Output.error("spool: submitted \(id)") } else { Output.line(id) }
+            submitted.append(id)
         }
-        return ExitCode.success
+        guard waits else { return ExitCode.success }
+        let status = try WaitCommand.waitFor(submitted, store: store, timeout: arguments.seconds("wait-timeout"))
+        for id in submitted {
+            guard let (state, path) = try? store.locate(id), state == .done,
+                let bytes = try? readFileForCommand(path), let record = try? JobRecord(parsing: bytes, path: path),
+                let result = record.fields["result"]?.stringValue
+            else { continue }
+            let resultPath = spool.layout.root + "/" + result
+            if arguments.has("print") {
+                StandardStreams.write(1, (try? readFileForCommand(resultPath)) ?? [])
+            } else {
+                Output.line(resultPath)
+            }
+        }
+        return status
     }
 }
 

@@ -75,7 +75,7 @@ extension JobStore {
         var record = record
         // The taker is no processor: a record left half-moved must be settled by recovery at once.
         record.set("processor", nil)
-        do { try move(taken.id, to: state, record: record) } catch { throw .system(error) }
+        do { try move(taken.id, to: state, record: record, journalFrom: taken.from) } catch { throw .system(error) }
     }
 
     /// Cancels a job: a waiting one at once, a running one through its processor.
@@ -172,7 +172,7 @@ extension JobStore {
             from: state, by: user,
             keys: [
                 "attempts", "deferredAttempts", "startedAt", "finishedAt", "durationSeconds", "exitCode", "signal",
-                "error", "progress", "processor", "cancelledAt", "cancelledBy", "result", "records",
+                "error", "progress", "processor", "cancelledAt", "cancelledBy", "result", "records", "cpuSeconds", "maxRSS",
             ])
         record.set("notBefore", nil)
         try settle(taken, to: .queued, record: record)

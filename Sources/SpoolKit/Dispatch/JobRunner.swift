@@ -75,7 +75,9 @@ final class JobRunner: Sendable {
                 started: ProcessInfoLite.monotonicNow())
             return
         }
-        let progress = ProgressRecorder(store: store, id: id, record: record)
+        let notifications = handlerConfiguration?.notifications
+        Notifier.notify("start", settings: notifications, layout: layout, id: id, record: record)
+        let progress = ProgressRecorder(store: store, id: id, record: record, notifications: notifications)
         let context = HandlerContext(
             resultOutput: resultOutput, resultTemporaryPath: resultTemporary, killGrace: configuration.killGrace,
             layout: layout, id: id, processorLock: store.processor?.lock, progressSink: { progress.report($0) })
@@ -222,6 +224,11 @@ final class JobRunner: Sendable {
         do {
             let final = try moveRetrying(id, to: target, record: record)
             if case .cancelled(let request) = result, final == .cancelled { ControlFiles.remove(request) }
+            if final.isTerminal {
+                Notifier.notify(
+                    final.rawValue, settings: configuration.handlers[record.type]?.notifications, layout: layout, id: id,
+                    record: record)
+            }
             if final.isTerminal, let parent = JobID.parent(of: id) {
                 batches.childFinished(parent: parent, state: final, record: record)
             }
@@ -281,12 +288,14 @@ final class ProgressRecorder: Sendable {
     private let store: JobStore
     private let id: String
     private let state: Mutex<State>
+    private let notifications: NotificationSettings?
     static let minimumInterval = 0.25
 
-    init(store: JobStore, id: String, record: JobRecord) {
+    init(store: JobStore, id: String, record: JobRecord, notifications: NotificationSettings? = nil) {
         self.store = store
         self.id = id
         self.state = Mutex(State(record: record))
+        self.notifications = notifications
     }
 
     /// Stops recording and returns the record with the latest progress, for the final write.
@@ -300,8 +309,9 @@ final class ProgressRecorder: Sendable {
 
     /// A new percentage or record counts, or a flush of what the rate limit held back.
     func report(_ update: ProgressUpdate) {
-        state.withLock { state in
-            guard !state.closed else { return }
+        // A progress notification is started after the lock is released: spawning takes a while.
+        let passedStep: JobRecord? = state.withLock { state -> JobRecord? in
+            guard !state.closed else { return nil }
             switch update {
             case .percent(let percent): state.pending = percent
             case .records(let counts):
@@ -312,22 +322,28 @@ final class ProgressRecorder: Sendable {
                 state.recordsChanged = true
             case .flush: break
             }
-            guard state.pending != nil || state.recordsChanged else { return }
+            guard state.pending != nil || state.recordsChanged else { return nil }
             let now = ProcessInfoLite.monotonicNow()
-            guard now - state.lastWritten >= Self.minimumInterval else { return }
+            guard now - state.lastWritten >= Self.minimumInterval else { return nil }
             var changed = state.recordsChanged
             state.recordsChanged = false
+            var notify = false
             if let pending = state.pending, state.record.progress != pending {
+                notify = notifications?.passesStep(from: state.record.progress ?? 0, to: pending) ?? false
                 state.record.set("progress", JSONValue(pending))
                 JobLog.append(store.layout, id: id, .info, "progress \(pending)%")
                 changed = true
             }
             state.pending = nil
-            guard changed else { return }
+            guard changed else { return nil }
             state.lastWritten = now
             do { try store.rewriteProcessing(id, state.record) } catch {
                 Diagnostics.warn("could not record the progress of job \(id): \(error)")
             }
+            return notify ? state.record : nil
+        }
+        if let passedStep {
+            Notifier.notify("progress", settings: notifications, layout: store.layout, id: id, record: passedStep)
         }
     }
 }

@@ -12,11 +12,15 @@ public final class SpoolProcessor: Sendable {
         public var drain = false
         /// Poll every this many seconds instead of using inotify (NFS); nil: inotify.
         public var pollInterval: Double?
+        /// Where to keep a Prometheus metrics file, rewritten every `metricsInterval` seconds and
+        /// at exit; nil: `metricsFile` of spool.json, if any.
+        public var metricsFile: String?
 
-        public init(workers: Int, drain: Bool = false, pollInterval: Double? = nil) {
+        public init(workers: Int, drain: Bool = false, pollInterval: Double? = nil, metricsFile: String? = nil) {
             self.workers = workers
             self.drain = drain
             self.pollInterval = pollInterval
+            self.metricsFile = metricsFile
         }
     }
 
@@ -113,6 +117,23 @@ public final class SpoolProcessor: Sendable {
         intake.examine(watcher.scan())
         let rescanInterval = options.pollInterval ?? configuration.rescanInterval
         var nextRescan = ProcessInfoLite.monotonicNow() + rescanInterval
+        let metricsFile = (options.metricsFile ?? configuration.metricsFile).map {
+            MetricsFile(path: $0.hasPrefix("/") ? $0 : layout.root + "/" + $0, layout: layout)
+        }
+        var nextMetrics = ProcessInfoLite.monotonicNow()
+        func writeMetrics() {
+            metricsFile?.write(metrics: store.metrics, workers: workerCount, busy: queue.load.running)
+            nextMetrics = ProcessInfoLite.monotonicNow() + configuration.metricsInterval
+        }
+        // Under systemd (Type=notify): ready now, then a status line and watchdog pings.
+        let systemd = SystemdNotify()
+        let systemdInterval = min(systemd?.watchdogInterval ?? 5, 5)
+        var nextSystemd = ProcessInfoLite.monotonicNow() + systemdInterval
+        func systemdStatus() -> String {
+            let load = queue.load
+            return "STATUS=\(load.running) running, \(load.indexed) queued"
+        }
+        systemd?.send(["READY=1", systemdStatus()])
 
         while !stopRequested.load(ordering: .sequentiallyConsistent) {
             let now = ProcessInfoLite.monotonicNow()
@@ -121,6 +142,17 @@ public final class SpoolProcessor: Sendable {
             if options.drain { timeout = min(timeout, 0.05) }
             if batches.hasPending { timeout = min(timeout, BatchMonitor.updateInterval / 2) }
             if let nextSchedule { timeout = min(timeout, max(0, nextSchedule - ProcessInfoLite.now()) + 0.001) }
+            if metricsFile != nil {
+                if now >= nextMetrics { writeMetrics() }
+                timeout = min(timeout, max(0, nextMetrics - now))
+            }
+            if let systemd {
+                if now >= nextSystemd {
+                    systemd.send([systemdStatus()] + (systemd.watchdogInterval == nil ? [] : ["WATCHDOG=1"]))
+                    nextSystemd = now + systemdInterval
+                }
+                timeout = min(timeout, max(0, nextSystemd - now))
+            }
             let changes = watcher.waitForChanges(timeout: timeout)
             if stopRequested.load(ordering: .sequentiallyConsistent) { break }
             intake.examine(changes.names)
@@ -181,12 +213,14 @@ public final class SpoolProcessor: Sendable {
         }
 
         // Shutdown: no new claims; running jobs get the grace period, then are stopped.
+        systemd?.send(["STOPPING=1", "STATUS=stopping: \(queue.load.running) running"])
         queue.stop()
         let graceEnds = ProcessInfoLite.monotonicNow() + configuration.shutdownGrace
         if !queue.waitUntilIdle(deadline: graceEnds) {
             running.requestStopOfAll(.shutdown)
         }
         finishedWorkers.wait()
+        if metricsFile != nil { writeMetrics() }
         var result = summary.withLock { $0 }
         result.seconds = ProcessInfoLite.monotonicNow() - began
         return result

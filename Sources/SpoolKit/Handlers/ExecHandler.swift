@@ -194,6 +194,9 @@ public struct ExecHandler: JobHandler {
         }
         // Nothing of the job may outlive it: stray background children go with the leader.
         process.killGroup()
+        // What the handler cost, from wait4's rusage: kept in the record and the event journal.
+        context.annotate("cpuSeconds", JSONValue(Double(Int((usage.userSeconds + usage.systemSeconds) * 1000)) / 1000))
+        context.annotate("maxRSS", JSONValue(usage.maximumResidentKilobytes * 1024))
         channels.finish(context)
 
         if let exceededLimit { return .failure(reason: exceededLimit, exitCode: nil, signal: Signals.kill) }

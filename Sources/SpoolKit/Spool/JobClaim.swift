@@ -116,6 +116,9 @@ extension JobStore {
         let submitter = JobOwnership.submitter(fileOwner: status.ownerID, record: record, layout: layout)
         var verified = record
         verified.set("ownerUID", JSONValue(Int(submitter)))
+        var claimedRecord = record
+        claimedRecord.attempts += 1
+        recordEvent(id, record: claimedRecord, from: .queued, to: .processing)
         return .claimed(
             ClaimedJob(
                 id: id, record: verified, arrivedAt: Double(status.changeTimeNanoseconds) / 1e9,
@@ -148,7 +151,7 @@ extension JobStore {
         record.attempts += 1
         if record.fields["createdAt"] == nil { record.set("createdAt", .string(Timestamp.format(claimed.arrivedAt))) }
         record.set("startedAt", .string(Timestamp.format(now)))
-        for key in ["finishedAt", "exitCode", "signal", "error", "notBefore", "records"] { record.set(key, nil) }
+        for key in ["finishedAt", "exitCode", "signal", "error", "notBefore", "records", "cpuSeconds", "maxRSS"] { record.set(key, nil) }
         record.set("progress", JSONValue(0))
         if let processor { record.set("processor", processor.recordValue) }
         record.set("ownerUID", JSONValue(Int(claimed.submitterID)))

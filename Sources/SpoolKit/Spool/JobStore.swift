@@ -23,6 +23,10 @@ public final class JobStore: Sendable {
     let outboxFilled = Mutex<(@Sendable () -> Void)?>(nil)
     /// How changes reach stable storage: the spool's `durability`, grouped for a processor.
     let commits: CommitStrategy
+    /// Where every transition made through this store is recorded.
+    public let journal: EventJournal
+    /// Counts of the transitions made through this store (for the metrics file).
+    public let metrics = ProcessorMetrics()
 
     public var layout: SpoolLayout { spool.layout }
 
@@ -32,6 +36,8 @@ public final class JobStore: Sendable {
         self.knownTypes = Set(spool.configuration.handlers.keys).union(inProcessTypes)
         self.commits = CommitStrategy.forStore(
             spool.configuration.durability, isProcessor: processor != nil)
+        self.journal = EventJournal(
+            layout: spool.layout, retention: spool.configuration.eventRetention, prunes: processor != nil)
     }
 
     // MARK: Record rewrites
@@ -69,9 +75,12 @@ public final class JobStore: Sendable {
     /// Moves a job this processor holds from `processing/` to `state`, recording `record` (with
     /// its status set to the target) first. Never replaces a job already in the target: a
     /// clash sends this copy to `failed/` under a fresh name, with the reason, so nothing is lost.
-    /// Returns the state the job actually ended in.
+    /// Returns the state the job actually ended in. The event journal records the move as from
+    /// `journalFrom` (the state a user request took the job from; else `processing`).
     @discardableResult
-    public func move(_ id: String, to state: JobState, record: JobRecord) throws(SystemError) -> JobState {
+    public func move(_ id: String, to state: JobState, record: JobRecord, journalFrom: JobState = .processing)
+        throws(SystemError) -> JobState
+    {
         var record = record
         record.status = state == .processing ? "running" : state.rawValue
         // Locked until the move is done (see rewriteProcessing).
@@ -94,6 +103,7 @@ public final class JobStore: Sendable {
                 try? FileSystem.renameNoReplace(target, to: source)
                 throw error
             }
+            recordEvent(id, record: record, from: journalFrom, to: state)
             if state.isTerminal {
                 releaseWaiters(of: id)
                 packageReturn(id, record: record, state: state)
@@ -115,6 +125,7 @@ public final class JobStore: Sendable {
             JobLog.append(
                 layout, id: id, .error,
                 "\(state.rawValue)/\(id).json already exists; this copy was kept as failed/\(stem).json")
+            recordEvent(stem, record: record, from: journalFrom, to: .failed)
             return .failed
         }
     }
@@ -135,6 +146,16 @@ public final class JobStore: Sendable {
             try FileSystem.makeDirectory(FileSystem.directoryName(of: target))
             try FileSystem.renameNoReplace(source, to: target)
         }
+    }
+
+    /// Appends a transition to the event journal.
+    func recordEvent(_ id: String, record: JobRecord, from: JobState?, to: JobState) {
+        recordEvent(JobEvent(id: id, record: record, from: from, to: to, processor: processor?.name))
+    }
+
+    func recordEvent(_ event: JobEvent) {
+        journal.append(event)
+        metrics.record(event)
     }
 
     // MARK: Rejection of bad input
@@ -165,6 +186,12 @@ public final class JobStore: Sendable {
                 try FileSystem.renameNoReplace(directory: directory, rawName: rawName, to: target)
                 try? commits.published(in: [directory, FileSystem.directoryName(of: target)], acknowledged: true)
                 JobLog.append(layout, id: stem, .error, "rejected \(shownPath): \(reason)")
+                // Bad input has no record to read; it came from queued/ even when caught in processing/.
+                let from = sourceState == .processing && shownAs != nil ? JobState.queued : sourceState
+                recordEvent(
+                    JobEvent(
+                        time: ProcessInfoLite.now(), id: stem, type: "?", from: from?.rawValue,
+                        to: JobState.failed.rawValue, processor: processor?.name))
                 let movedNote = JobID.reference(fromRelativeName: rawName) == stem ? "" : " (kept as failed/\(stem).json)"
                 Diagnostics.warn("rejected \(shownPath): \(reason)\(movedNote)")
                 return stem

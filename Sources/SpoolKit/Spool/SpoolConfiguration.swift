@@ -25,6 +25,8 @@ public struct HandlerConfiguration: Sendable, Equatable {
     public var permanentExitCodes: Set<Int32> = HandlerConfiguration.defaultPermanentExitCodes
     /// The settings of a `report` built-in (its `report` key).
     public var report: ReportSettings?
+    /// Commands run on the jobs' start, end and progress (its `notify` key).
+    public var notifications: NotificationSettings?
 
     /// sysexits' permanent errors: 64–78 except 75 (EX_TEMPFAIL, which means "try again").
     public static let defaultPermanentExitCodes = Set(Int32(64)...Int32(78)).subtracting([75])
@@ -47,6 +49,7 @@ public struct HandlerConfiguration: Sendable, Equatable {
             && lhs.environment.map { $0.0 + "=" + $0.1 } == rhs.environment.map { $0.0 + "=" + $0.1 }
             && lhs.permanentExitCodes == rhs.permanentExitCodes && lhs.limits == rhs.limits
             && lhs.backoff == rhs.backoff && lhs.report == rhs.report
+            && lhs.notifications == rhs.notifications
     }
 }
 
@@ -72,6 +75,12 @@ public struct SpoolConfiguration: Sendable, Equatable {
     public var maximumDeferrals = 100
     /// Finished jobs older than this (seconds, per state) are purged automatically by processors.
     public var retention: [JobState: Double] = [:]
+    /// How long the event journal's day files are kept (`eventRetention`), in seconds.
+    public var eventRetention = 14 * 86_400.0
+    /// The Prometheus text file processors rewrite (`metricsFile`; relative to the spool root).
+    public var metricsFile: String?
+    /// Seconds between rewrites of the metrics file (`metricsInterval`).
+    public var metricsInterval = 5.0
     public var handlers: [String: HandlerConfiguration] = [:]
     /// Cron schedules, by name (`schedules`).
     public var schedules: [Schedule] = []
@@ -136,6 +145,17 @@ public struct SpoolConfiguration: Sendable, Equatable {
                     }
                     retention[state] = seconds
                 }
+            case "eventRetention":
+                guard let seconds = value.stringValue.flatMap(PurgeRule.seconds) ?? value.doubleValue, seconds > 0 else {
+                    throw fail("\"eventRetention\" must be an age such as \"14d\", \"12h\" or a number of seconds")
+                }
+                eventRetention = seconds
+            case "metricsFile":
+                guard let path = value.stringValue, !path.isEmpty else {
+                    throw fail("\"metricsFile\" must be a path (absolute, or relative to the spool)")
+                }
+                metricsFile = path
+            case "metricsInterval": metricsInterval = try Self.positiveNumber(value, key, fail)
             case "masking":
                 do { masking = try MaskingPolicy(parsing: value) } catch { throw fail(error.message) }
             case "handlers":
@@ -153,7 +173,8 @@ public struct SpoolConfiguration: Sendable, Equatable {
             default:
                 throw fail(
                     "unknown key \"\(key)\" (known: workers, durability, maxJobBytes, rescanInterval, killGrace, "
-                        + "shutdownGrace, backoff, maxDeferrals, retention, handlers, schedules, rules, masking, routes)")
+                        + "shutdownGrace, backoff, maxDeferrals, retention, eventRetention, metricsFile, metricsInterval, "
+                        + "handlers, schedules, rules, masking, routes)")
             }
         }
         let types = Set(handlers.keys)
@@ -212,6 +233,8 @@ public struct SpoolConfiguration: Sendable, Equatable {
                 do { configuration.report = try ReportSettings(parsing: setting, path: name) } catch {
                     throw fail(error.message)
                 }
+            case "notify":
+                configuration.notifications = try NotificationSettings(parsing: setting, name: name, fail: fail)
             case "workingDirectory":
                 guard let directory = setting.stringValue, !directory.isEmpty else {
                     throw fail("\"\(name)\" must be a path")
@@ -228,7 +251,7 @@ public struct SpoolConfiguration: Sendable, Equatable {
             default:
                 throw fail(
                     "unknown key \"\(name)\" (known: command, builtin, timeout, maxAttempts, concurrency, env, "
-                        + "workingDirectory, permanentExitCodes, limits, backoff, report)")
+                        + "workingDirectory, permanentExitCodes, limits, backoff, report, notify)")
             }
         }
         guard let kind else { throw fail("handler \"\(type)\" needs \"command\" (an argv) or \"builtin\"") }

@@ -26,6 +26,8 @@ public struct SpoolLayout: Sendable, Equatable {
     public var outboxDirectory: String { root + "/outbox" }
     /// Finished jobs returned by the spools this one forwarded them to.
     public var returnsDirectory: String { root + "/returns" }
+    /// The event journal's day files (`events/YYYY-MM-DD.ndjson`).
+    public var eventsDirectory: String { root + "/events" }
     /// What each schedule last fired (`schedules/NAME.last`).
     public var schedulesDirectory: String { root + "/schedules" }
 
@@ -34,6 +36,7 @@ public struct SpoolLayout: Sendable, Equatable {
         JobState.allCases.map(directory) + [
             temporaryDirectory, resultsDirectory, logsDirectory, processorsDirectory, controlDirectory,
             dependenciesDirectory, schedulesDirectory, outboxDirectory, returnsDirectory,
+            eventsDirectory,
         ]
     }
 
@@ -41,7 +44,7 @@ public struct SpoolLayout: Sendable, Equatable {
     var directoriesAddedLater: [String] {
         [
             directory(.waiting), directory(.forwarded), dependenciesDirectory, schedulesDirectory, outboxDirectory,
-            returnsDirectory,
+            returnsDirectory, eventsDirectory,
         ]
     }
 

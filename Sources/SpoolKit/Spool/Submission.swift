@@ -23,6 +23,7 @@ extension JobStore {
             do {
                 try FileSystem.renameNoReplace(temporary, to: layout.jobPath(id, in: .queued))
                 try commits.published(in: [layout.directory(.queued)], acknowledged: true)
+                recordEvent(id, record: record, from: nil, to: .queued)
                 return id
             } catch  where error.isAlreadyExists {
                 if let requestedID { throw .duplicateJobID(id: requestedID, state: JobState.queued.rawValue) }
@@ -75,6 +76,7 @@ extension JobStore {
         do {
             try FileSystem.renameNoReplace(temporary, to: layout.jobPath(id, in: .queued))
             try commits.published(in: [layout.directory(.queued)], acknowledged: true)
+            recordEvent(id, record: record, from: nil, to: .queued)
             return true
         } catch  where error.isAlreadyExists {
             return false
