@@ -25,7 +25,10 @@ enum StatsCommand: Command {
     static func humanLines(_ statistics: SpoolStatistics) -> [String] {
         let states = JobState.allCases
         var lines = ["total \(statistics.total)"]
-        lines.append(states.map { "\($0.displayName) \(statistics.byState[$0, default: 0])" }.joined(separator: "  "))
+        // Unfinished states on one line, finished on the next: both fit 80 columns.
+        for group in [states.filter { !$0.isTerminal }, states.filter(\.isTerminal)] {
+            lines.append(group.map { "\($0.displayName) \(statistics.byState[$0, default: 0])" }.joined(separator: "  "))
+        }
         lines.append(
             "ended per minute: "
                 + [1, 5, 60].map { "\(fixed(statistics.throughput(minutes: $0), 1)) (\($0)m)" }.joined(separator: "  "))
@@ -38,7 +41,7 @@ enum StatsCommand: Command {
         func countTable(_ title: String, _ table: [String: [JobState: Int]]) {
             guard !table.isEmpty else { return }
             lines.append("")
-            lines.append(trim(title.padding(toLength: 14) + states.map { column($0.displayName, 8) }.joined()))
+            lines.append(trim(title.padding(toLength: 14) + states.map { column(columnName($0), 8) }.joined()))
             for key in table.keys.sorted() {
                 let counts = table[key]!
                 lines.append(
@@ -70,6 +73,15 @@ enum StatsCommand: Command {
         lines.append(
             trim("queued".padding(toLength: 14) + statistics.queueAge.map { column(String($0.count), 8) }.joined()))
         return lines
+    }
+
+    /// A state's name in a table's 8-character column.
+    static func columnName(_ state: JobState) -> String {
+        switch state {
+        case .forwarded: return "sent"
+        case .cancelled: return "cancel"
+        default: return state.displayName
+        }
     }
 
     static func column(_ text: String, _ width: Int) -> String {

@@ -56,11 +56,14 @@ extension JobStore {
                 try? FileSystem.unlinkIfPresent(temporary)
                 throw error
             }
+            // Durable mode: in the outbox for good before the job is recorded as forwarded.
+            try commits.stage([temporary])
             do { try FileSystem.renameNoReplace(temporary, to: directory + "/" + name) } catch {
                 try? FileSystem.unlinkIfPresent(temporary)
                 if !error.isAlreadyExists { throw error }
             }
         }
+        try commits.published(in: [directory, layout.temporaryDirectory], acknowledged: true)
         outboxFilled.withLock { $0 }?()
     }
 }
