@@ -122,7 +122,8 @@ public final class SpoolProcessor: Sendable {
         }
         var nextMetrics = ProcessInfoLite.monotonicNow()
         func writeMetrics() {
-            metricsFile?.write(metrics: store.metrics, workers: workerCount, busy: queue.load.running)
+            metricsFile?.write(
+                metrics: store.metrics, listing: JobListing(spool: spool), workers: workerCount, busy: queue.load.running)
             nextMetrics = ProcessInfoLite.monotonicNow() + configuration.metricsInterval
         }
         // Under systemd (Type=notify): ready now, then a status line and watchdog pings.

@@ -63,3 +63,15 @@ public final class EventFollower {
         }
     }
 }
+
+extension EventFollower {
+    /// Blocks until a journal event, a change in one of the extra watched directories, input on
+    /// `input`, or `timeout` seconds; returns the new events (maybe none).
+    public func next(timeout: Double, orInputOn input: Int32?) -> [JobEvent] {
+        var descriptors = [inotifyDescriptor]
+        if let input { descriptors.append(FileDescriptor(rawValue: input)) }
+        let ready = Poll.waitReadable(descriptors, timeoutMilliseconds: Int32(max(0, timeout * 1000)))
+        if ready.contains(0) { _ = try? inotifyReadPending() }
+        return next(timeout: 0)
+    }
+}

@@ -18,10 +18,7 @@ public struct LiveSnapshot: Sendable {
         let layout = spool.layout
         let listing = JobListing(spool: spool)
         var snapshot = LiveSnapshot()
-        for state in JobState.allCases {
-            let entries = (try? FileSystem.listDirectory(layout.directory(state))) ?? []
-            snapshot.counts[state] = entries.reduce(0) { $0 + (JobID.id(fromFileName: $1.rawName) == nil ? 0 : 1) }
-        }
+        for state in JobState.allCases { snapshot.counts[state] = listing.unsortedIDs(in: state).count }
         for id in listing.ids(in: .processing) {
             guard let record = listing.summary(id: id, state: .processing).record, record.status == "running" else {
                 continue

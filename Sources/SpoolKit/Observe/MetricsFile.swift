@@ -11,8 +11,10 @@ public struct MetricsFile: Sendable {
     }
 
     /// Renders and writes the file; a failure is reported on stderr and never stops the processor.
-    public func write(metrics: ProcessorMetrics, workers: Int, busy: Int, now: Double = ProcessInfoLite.now()) {
-        let text = render(metrics.snapshot, workers: workers, busy: busy, now: now)
+    public func write(
+        metrics: ProcessorMetrics, listing: JobListing, workers: Int, busy: Int, now: Double = ProcessInfoLite.now()
+    ) {
+        let text = render(metrics.snapshot, listing: listing, workers: workers, busy: busy, now: now)
         do {
             // Beside the target, not in the spool's tmp/: rename(2) works only within a file system.
             try FileSystem.writeAtomically(Array(text.utf8), to: path, durable: false)
@@ -25,7 +27,9 @@ public struct MetricsFile: Sendable {
     static let ageBounds: [Double] = [60, 300, 600, 1200, 2400, 4800, 9600]
 
     /// The file's text: gauges from the directories now, counters from this processor.
-    public func render(_ snapshot: ProcessorMetrics.Snapshot, workers: Int, busy: Int, now: Double) -> String {
+    public func render(
+        _ snapshot: ProcessorMetrics.Snapshot, listing: JobListing, workers: Int, busy: Int, now: Double
+    ) -> String {
         var lines: [String] = []
         func family(_ name: String, _ type: String, _ help: String) {
             lines.append("# HELP \(name) \(help)")
@@ -33,18 +37,10 @@ public struct MetricsFile: Sendable {
         }
         family("spool_jobs", "gauge", "Jobs in each state directory of the spool.")
         for state in JobState.allCases {
-            let count = ((try? FileSystem.listDirectory(layout.directory(state))) ?? [])
-                .reduce(0) { $0 + (JobID.id(fromFileName: $1.rawName) == nil ? 0 : 1) }
-            lines.append("spool_jobs{state=\"\(state.displayName)\"} \(count)")
+            lines.append("spool_jobs{state=\"\(state.displayName)\"} \(listing.unsortedIDs(in: state).count)")
         }
 
-        var ages: [Double] = []
-        for entry in (try? FileSystem.listDirectory(layout.directory(.queued))) ?? [] {
-            guard let id = JobID.id(fromFileName: entry.rawName),
-                let status = try? FileSystem.statusNotFollowing(layout.jobPath(id, in: .queued))
-            else { continue }
-            ages.append(max(0, now - Double(status.changeTimeNanoseconds) / 1e9))
-        }
+        let ages = listing.unsortedIDs(in: .queued).compactMap { listing.queuedAge(of: $0, now: now) }
         family("spool_queue_age_seconds", "histogram", "Time queued jobs have waited since they arrived in queued/.")
         for bound in Self.ageBounds {
             lines.append("spool_queue_age_seconds_bucket{le=\"\(Self.number(bound))\"} \(ages.filter { $0 <= bound }.count)")

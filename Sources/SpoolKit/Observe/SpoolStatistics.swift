@@ -57,7 +57,6 @@ public struct SpoolStatistics: Sendable {
     ]
 
     public static func gather(spool: Spool, now: Double = ProcessInfoLite.now()) -> SpoolStatistics {
-        let layout = spool.layout
         let listing = JobListing(spool: spool)
         let store = JobStore(spool: spool)
         let journal = JournalSummary(journal: store.journal, now: now)
@@ -68,8 +67,7 @@ public struct SpoolStatistics: Sendable {
             if let project { statistics.byProject[project, default: [:]][state, default: 0] += 1 }
         }
         for state in JobState.allCases {
-            let entries = (try? FileSystem.listDirectory(layout.directory(state))) ?? []
-            let ids = entries.compactMap { JobID.id(fromFileName: $0.rawName) }
+            let ids = listing.unsortedIDs(in: state)
             statistics.byState[state] = ids.count
             for id in ids {
                 if state.isTerminal, let ending = journal.endings[id], ending.state == state {
@@ -79,8 +77,7 @@ public struct SpoolStatistics: Sendable {
                 if state.isTerminal { statistics.filesRead += 1 }
                 let record = listing.summary(id: id, state: state).record
                 count(record?.type ?? "?", record?.fields["project"]?.stringValue, state)
-                if state == .queued, let status = try? FileSystem.statusNotFollowing(layout.jobPath(id, in: .queued)) {
-                    let age = max(0, now - Double(status.changeTimeNanoseconds) / 1e9)
+                if state == .queued, let age = listing.queuedAge(of: id, now: now) {
                     if let index = statistics.queueAge.firstIndex(where: { $0.upperBound.map { age < $0 } ?? true }) {
                         statistics.queueAge[index].count += 1
                     }
