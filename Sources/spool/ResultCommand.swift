@@ -3,7 +3,7 @@ import SpoolKit
 enum ResultCommand: Command {
     static let name = "result"
     static let synopsis = "ID [--follow]"
-    static let summary = "print a job's result; a parent's is its children's results in batch order"
+    static let summary = "print a job's result (a parent's: its children's, in order)"
     static let options: [OptionSpec] = [
         .flag("follow", "print a running job's result as it grows, until the job finishes")
     ]

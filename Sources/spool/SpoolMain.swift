@@ -48,8 +48,8 @@ enum SpoolMain {
 
     static var overview: String {
         var text = """
-            spool: a file-based job spool processor. Jobs are JSON files dropped into queued/;
-            'spool run' runs each with the handler its type names in spool.json.
+            spool: a file-based job spool processor. Jobs are JSON files dropped into
+            queued/; 'spool run' runs each with the handler its type names in spool.json.
 
             Usage: spool COMMAND [OPTIONS]
 
@@ -60,8 +60,9 @@ enum SpoolMain {
         text += """
 
             Every command takes --spool DIR (default: $SPOOL_DIR, else ./spool) and --help.
-            Exit codes: 0 ok, 64 usage, 65 bad data, 66 no such spool or job, 70 internal error,
-            73 cannot create, 74 I/O error, 75 try again, 77 permission denied, 78 bad configuration.
+            Exit codes: 0 ok, 1 a waited-for job failed, 64 usage, 65 bad data,
+            66 no such spool or job, 70 internal error, 73 cannot create, 74 I/O error,
+            75 try again, 77 permission denied, 78 bad configuration.
             """
         return text
     }

@@ -3,7 +3,7 @@ import SpoolKit
 enum StatsCommand: Command {
     static let name = "stats"
     static let synopsis = "[--json]"
-    static let summary = "counts by state, type and project; throughput, durations, queue age"
+    static let summary = "counts by state, type, project; throughput, durations, queue age"
     static let options: [OptionSpec] = [.flag("json", "print JSON")]
     static let details = """
         Counts come from the state directories; throughput, durations, failure rates and handler
