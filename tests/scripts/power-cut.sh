@@ -70,9 +70,16 @@ for fs in $filesystems; do
         pkill -9 -P "$submitter" 2>/dev/null || true
         wait "$processor" 2>/dev/null || true
         wait "$submitter" 2>/dev/null || true
-        sleep 0.2
-        umount "$mnt" 2>/dev/null || umount -l "$mnt"
+        # Unmount for real (a lazy unmount would let the next mount share the shut-down
+        # superblock, where every read fails with EIO): wait for the killed processes to go.
+        tries=0
+        until umount "$mnt" 2>/dev/null; do
+            tries=$((tries + 1))
+            if [ "$tries" -ge 100 ]; then echo "power-cut $fs: cannot unmount after a cut" >&2; exit 2; fi
+            sleep 0.1
+        done
         mount -o loop "$work/image" "$mnt"
+        if ! cat "$spool/spool.json" >/dev/null 2>&1; then echo "power-cut $fs: remount unreadable" >&2; exit 2; fi
         # One pass over the acknowledged ids: copies of each outside tmp/, and every copy parsed.
         find "$spool" -path "$spool/tmp" -prune -o -name '*.json' -print > "$work/files"
         python3 - "$work/acked" "$work/files" "$fs #$i" > "$work/counts" <<'PY'
