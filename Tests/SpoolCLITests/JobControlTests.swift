@@ -15,7 +15,11 @@ struct JobControlTests {
         """.write(toFile: spool.root + "/spool.json", atomically: true, encoding: .utf8)
         try spool.drop("victim.json", #"{"type": "stubborn"}"#)
         let processor = try spool.startProcessor()
-        #expect(spool.waitUntil(timeout: 30) { FileManager.default.fileExists(atPath: pidFile) })
+        // The shell creates the file before it writes the pid: wait for the pid itself.
+        #expect(
+            spool.waitUntil(timeout: 30) {
+                Int32(((try? String(contentsOfFile: pidFile, encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)) != nil
+            })
         let grandchild = try #require(
             Int32(try String(contentsOfFile: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
         let requested = Date()

@@ -70,21 +70,45 @@ for fs in $filesystems; do
         pkill -9 -P "$submitter" 2>/dev/null || true
         wait "$processor" 2>/dev/null || true
         wait "$submitter" 2>/dev/null || true
-        sleep 0.2
-        umount "$mnt" 2>/dev/null || umount -l "$mnt"
+        # Unmount for real (a lazy unmount would let the next mount share the shut-down
+        # superblock, where every read fails with EIO): wait for the killed processes to go.
+        tries=0
+        until umount "$mnt" 2>/dev/null; do
+            tries=$((tries + 1))
+            if [ "$tries" -ge 100 ]; then echo "power-cut $fs: cannot unmount after a cut" >&2; exit 2; fi
+            sleep 0.1
+        done
         mount -o loop "$work/image" "$mnt"
-        acked=$(wc -l < "$work/acked")
+        if ! cat "$spool/spool.json" >/dev/null 2>&1; then echo "power-cut $fs: remount unreadable" >&2; exit 2; fi
+        # One pass over the acknowledged ids: copies of each outside tmp/, and every copy parsed.
+        find "$spool" -path "$spool/tmp" -prune -o -name '*.json' -print > "$work/files"
+        python3 - "$work/acked" "$work/files" "$fs #$i" > "$work/counts" <<'PY'
+import json, os, sys
+acked = [line.strip() for line in open(sys.argv[1]) if line.strip()]
+copies = {}
+for path in open(sys.argv[2]).read().split("\n"):
+    if path:
+        copies.setdefault(os.path.basename(path)[:-5], []).append(path)
+lost = duplicated = damaged = 0
+for job in acked:
+    paths = copies.get(job, [])
+    if not paths:
+        lost += 1; print("  %s: lost %s" % (sys.argv[3], job), file=sys.stderr)
+    if len(paths) > 1:
+        duplicated += 1; print("  %s: %d copies of %s" % (sys.argv[3], len(paths), job), file=sys.stderr)
+    for path in paths:
+        try:
+            with open(path) as handle:
+                json.load(handle)
+        except Exception:
+            damaged += 1; print("  %s: damaged %s" % (sys.argv[3], path), file=sys.stderr)
+print(len(acked), lost, duplicated, damaged)
+PY
+        read -r acked this_lost this_duplicated this_damaged < "$work/counts"
         acked_total=$((acked_total + acked))
-        while read -r id; do
-            copies=$(find "$spool" -path "$spool/tmp" -prune -o -name "$id.json" -print | wc -l)
-            if [ "$copies" -eq 0 ]; then lost=$((lost + 1)); echo "  $fs #$i: lost $id" >&2; continue; fi
-            if [ "$copies" -gt 1 ]; then duplicated=$((duplicated + 1)); echo "  $fs #$i: $copies copies of $id" >&2; fi
-            for file in $(find "$spool" -path "$spool/tmp" -prune -o -name "$id.json" -print); do
-                if ! python3 -c 'import json, sys; json.load(open(sys.argv[1]))' "$file" 2>/dev/null; then
-                    damaged=$((damaged + 1)); echo "  $fs #$i: damaged $file" >&2
-                fi
-            done
-        done < "$work/acked"
+        lost=$((lost + this_lost))
+        duplicated=$((duplicated + this_duplicated))
+        damaged=$((damaged + this_damaged))
         if ! "$SPOOL_BIN" fsck --spool "$spool" --repair > "$work/fsck" 2>&1; then
             unclean=$((unclean + 1)); echo "  $fs #$i: fsck:" >&2; cat "$work/fsck" >&2
         fi
