@@ -78,6 +78,13 @@ struct BadInputTests {
         #expect(processor.isRunning)
         let failed = spool.names(in: "failed")
 
+        // A rejection is logged just after its rename to failed/: wait for the last lines.
+        #expect(
+            spool.waitUntil(timeout: 10) {
+                let lines = ((try? Self.logEntries(of: spool)) ?? []).map(\.line)
+                return Self.badFiles.allSatisfy { file in lines.contains { $0.contains("rejected queued/\(file.name):") } }
+                    && lines.contains { $0.contains("rejected queued/hardlink.json:") }
+            })
         let logEntries = try Self.logEntries(of: spool)
         for file in Self.badFiles {
             let entry = try #require(
