@@ -5,6 +5,15 @@ import Testing
 
 @Suite("CSV")
 struct CSVTests {
+    /// A new empty file under /tmp, open for reading and writing.
+    static func temporaryFile() throws -> (String, FileDescriptor) {
+        var template = Array("/tmp/spool-csv-XXXXXX".utf8CString)
+        let raw = mkstemp(&template)
+        try #require(raw >= 0)
+        let path = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return (path, FileDescriptor(rawValue: raw))
+    }
+
     @Test("fields with commas, quotes, CR and LF are quoted with doubled quotes; others are left bare")
     func quoting() {
         #expect(CSV.field("plain") == "plain")
@@ -23,13 +32,11 @@ struct CSVTests {
 
     @Test("the record reader finds records across 64 KiB reads, with line breaks inside quotes")
     func readerAcrossBlocks() throws {
-        var template = Array("/tmp/spool-csv-XXXXXX".utf8CString)
-        let raw = mkstemp(&template)
-        try #require(raw >= 0)
-        let path = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        defer { unlink(path) }
-        let descriptor = FileDescriptor(rawValue: raw)
-        defer { descriptor.close() }
+        let (path, descriptor) = try Self.temporaryFile()
+        defer {
+            unlink(path)
+            descriptor.close()
+        }
         var text = CSV.record(["id", "note"])
         let big = String(repeating: "x,\"y\"\n", count: 20_000)  // 120 KB: spans several reads
         for index in 0..<50 { text += CSV.record([String(index), index == 25 ? big : "n\(index), \"q\"\nz"]) }
@@ -54,13 +61,11 @@ struct CSVTests {
 
     @Test("a quote inside a plain field is an ordinary character: records are split as they are read")
     func quoteInsidePlainField() throws {
-        var template = Array("/tmp/spool-csv-XXXXXX".utf8CString)
-        let raw = mkstemp(&template)
-        try #require(raw >= 0)
-        let path = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        defer { unlink(path) }
-        let descriptor = FileDescriptor(rawValue: raw)
-        defer { descriptor.close() }
+        let (path, descriptor) = try Self.temporaryFile()
+        defer {
+            unlink(path)
+            descriptor.close()
+        }
         try descriptor.writeAll(Array("id,item,qty\n1,12\" pizza,5\n2,ok,6\n3,\"a \"\"b\"\"\",7\n".utf8))
         try descriptor.seek(to: 0)
         let reader = RecordReader(descriptor: descriptor, name: path, format: .csv)
