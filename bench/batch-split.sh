@@ -14,10 +14,7 @@ cd "$(dirname "$0")/.."
 items=${1:-1000000}
 size=${2:-400}
 runs=${3:-3}
-if [ -z "${SPOOL_BIN:-}" ]; then
-    swift build -c release --product spool >/dev/null
-    SPOOL_BIN="$(swift build -c release --show-bin-path)/spool"
-fi
+. bench/release-binary.sh
 work=$(mktemp -d /tmp/spool-batch-bench.XXXXXX)
 trap 'kill $processor 2>/dev/null || true; rm -rf "$work"' EXIT
 processor=

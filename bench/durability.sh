@@ -16,10 +16,7 @@ cd "$(dirname "$0")/.."
 jobs=${1:-3000}
 workers=${2:-8}
 rounds=${3:-2}
-if [ -z "${SPOOL_BIN:-}" ]; then
-    swift build -c release --product spool >/dev/null
-    SPOOL_BIN="$(swift build -c release --show-bin-path)/spool"
-fi
+. bench/release-binary.sh
 work=$(mktemp -d "${BENCH_DIR:-/tmp}/spool-durability-bench.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 

@@ -10,10 +10,7 @@ set -eu
 cd "$(dirname "$0")/.."
 jobs=${1:-5000}
 finished=${2:-50000}
-if [ -z "${SPOOL_BIN:-}" ]; then
-    swift build -c release --product spool >/dev/null
-    SPOOL_BIN="$(swift build -c release --show-bin-path)/spool"
-fi
+. bench/release-binary.sh
 work=$(mktemp -d /tmp/spool-purge-bench.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 spool="$work/spool"

@@ -12,10 +12,7 @@ set -eu
 cd "$(dirname "$0")/.."
 mebibytes=${1:-1024}
 format=${2:-csv}
-if [ -z "${SPOOL_BIN:-}" ]; then
-    swift build -c release --product spool >/dev/null
-    SPOOL_BIN="$(swift build -c release --show-bin-path)/spool"
-fi
+. bench/release-binary.sh
 work=$(mktemp -d /tmp/spool-report-bench.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 spool="$work/spool"

@@ -10,10 +10,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 count=${1:-200000}
-if [ -z "${SPOOL_BIN:-}" ]; then
-    swift build -c release --product spool >/dev/null
-    SPOOL_BIN="$(swift build -c release --show-bin-path)/spool"
-fi
+. bench/release-binary.sh
 # BENCH_KEEP=DIR keeps the generated spool in DIR (for profiling) instead of removing it.
 if [ -n "${BENCH_KEEP:-}" ]; then
     work=$BENCH_KEEP

@@ -10,6 +10,15 @@ struct HandoffTests {
         FileManager.default.isExecutableFile(atPath: $0)
     }
 
+    /// Starts the real rsync with these arguments.
+    static func startRsync(_ arguments: [String]) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try #require(rsync))
+        process.arguments = arguments
+        try process.run()
+        return process
+    }
+
     static func lines(_ path: String) -> [String] {
         ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
     }
@@ -57,20 +66,16 @@ struct HandoffTests {
                 toFile: outgoing + "/" + id + ".json", atomically: true, encoding: .utf8)
         }
         let processor = try spool.startProcessor()
-        let transfer = Process()
-        transfer.executableURL = URL(fileURLWithPath: try #require(Self.rsync))
-        transfer.arguments = ["-a", "--bwlimit=2000", "--remove-source-files", outgoing + "/", spool.root + "/queued/"]
-        try transfer.run()
+        let transfer = try Self.startRsync([
+            "-a", "--bwlimit=2000", "--remove-source-files", outgoing + "/", spool.root + "/queued/",
+        ])
         #expect(spool.waitUntil(timeout: 30) { Self.lines(trace).count >= 10 })
         kill(transfer.processIdentifier, SIGKILL)
         transfer.waitUntilExit()
         let sentBeforeKill = Self.lines(trace).count
         #expect(sentBeforeKill < ids.count, "the transfer finished before it could be killed")
         // Run it again to the end.
-        let again = Process()
-        again.executableURL = URL(fileURLWithPath: try #require(Self.rsync))
-        again.arguments = ["-a", "--remove-source-files", outgoing + "/", spool.root + "/queued/"]
-        try again.run()
+        let again = try Self.startRsync(["-a", "--remove-source-files", outgoing + "/", spool.root + "/queued/"])
         again.waitUntilExit()
         #expect(again.terminationStatus == 0)
         #expect(spool.waitUntil(timeout: 60) { Set(spool.jobIDs(in: "done")) == Set(ids) })
@@ -101,10 +106,7 @@ struct HandoffTests {
         try FileManager.default.createDirectory(atPath: outgoing, withIntermediateDirectories: true)
         try #"{"type": "mark"}"#.write(toFile: outgoing + "/once.json", atomically: true, encoding: .utf8)
         for _ in 0..<2 {
-            let push = Process()
-            push.executableURL = URL(fileURLWithPath: try #require(Self.rsync))
-            push.arguments = ["-a", outgoing + "/", spool.root + "/queued/"]
-            try push.run()
+            let push = try Self.startRsync(["-a", outgoing + "/", spool.root + "/queued/"])
             push.waitUntilExit()
             #expect(push.terminationStatus == 0)
             let result = try spool.spool(["run", "--drain"])
