@@ -318,8 +318,9 @@ final class ProgressRecorder: Sendable {
                 state.record.set("records", counts.merged(into: state.record.fields["records"]))
                 state.recordsChanged = true
             case .field(let key, let value):
+                // Kept for the next progress write or the outcome's: a field alone (the exec
+                // handler's cpuSeconds just before the attempt ends) is not worth a rewrite.
                 state.record.set(key, value)
-                state.recordsChanged = true
             case .flush: break
             }
             guard state.pending != nil || state.recordsChanged else { return nil }

@@ -288,12 +288,20 @@ struct IntakeLoop {
         let limit = store.spool.configuration.maximumJobBytes
         let now = ProcessInfoLite.now()
         var entries: [IndexEntry] = []
+        var indexed = 0
         for rawName in names {
             if let id = JobID.reference(fromRelativeName: rawName), queue.contains(id) { continue }
             switch Intake.examine(rawName, in: layout, limit: limit, accepts: store.accepts, now: now) {
             case .job(let entry):
                 unsettled[rawName] = nil
                 entries.append(entry)
+                // Hand over in slices: the workers start on a large backlog (reading a million
+                // job files takes seconds) while the rest is still being read.
+                if entries.count == Self.handOverSlice {
+                    queue.add(entries)
+                    indexed += entries.count
+                    entries.removeAll(keepingCapacity: true)
+                }
             case .ignore:
                 unsettled[rawName] = nil
             case .later:
@@ -306,8 +314,12 @@ struct IntakeLoop {
             }
         }
         queue.add(entries)
-        return entries.count
+        return indexed + entries.count
     }
+
+    /// Jobs read before the workers get them: large enough that the queue's lock is not taken
+    /// per job, small enough that the first job starts within milliseconds.
+    static let handOverSlice = 256
 
     /// Looks again at files that were not parseable a moment ago.
     mutating func retryUnsettled() {
