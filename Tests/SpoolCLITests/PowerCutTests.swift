@@ -16,7 +16,7 @@ struct PowerCutTests {
         var directory = URL(fileURLWithPath: #filePath)
         for _ in 0..<3 { directory.deleteLastPathComponent() }
         let script = directory.appendingPathComponent("tests/scripts/power-cut.sh").path
-        let iterations = ProcessInfo.processInfo.environment["SPOOL_POWER_CUTS"] ?? "2"
+        let iterations = ProcessInfo.processInfo.environment["SPOOL_POWER_CUTS"] ?? "10"
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/sh")
         process.arguments = [script, iterations, "ext4", "xfs"]

@@ -27,7 +27,7 @@ struct TortureTests {
 
     @Test("kill -9 torture: 8 processors, one SIGKILLed every 50-500 ms and restarted; every job done exactly once")
     func killNine() throws {
-        let seconds = Self.duration(ci: 12)
+        let seconds = Self.duration(ci: 30)
         let spool = try TestSpool(
             configuration: #"{"handlers": {"t": {"command": ["/bin/true"], "maxAttempts": 1000}}}"#)
         // Enough jobs that the processors are busy for the whole run (refilled below).
@@ -69,7 +69,7 @@ struct TortureTests {
 
     @Test("exclusive execution: 16 processors, instant jobs, no overlapping runs of any id")
     func exclusiveExecution() throws {
-        let count = Int(ProcessInfo.processInfo.environment["SPOOL_TORTURE_JOBS"] ?? "") ?? 1500
+        let count = Int(ProcessInfo.processInfo.environment["SPOOL_TORTURE_JOBS"] ?? "") ?? 10_000
         let spool = try TestSpool(configuration: "{}")
         let trace = spool.scratch + "/trace"
         // One O_APPEND write per line: the file's line order is the global order of the events.

@@ -82,7 +82,7 @@ for fs in $filesystems; do
         if ! cat "$spool/spool.json" >/dev/null 2>&1; then echo "power-cut $fs: remount unreadable" >&2; exit 2; fi
         # One pass over the acknowledged ids: copies of each outside tmp/, and every copy parsed.
         find "$spool" -path "$spool/tmp" -prune -o -name '*.json' -print > "$work/files"
-        python3 - "$work/acked" "$work/files" "$fs #$i" > "$work/counts" <<'PY'
+        python3 - "$work/acked" "$work/files" "$fs #$i" > "$work/counts" 2> "$work/counts.err" <<'PY'
 import json, os, sys
 acked = [line.strip() for line in open(sys.argv[1]) if line.strip()]
 copies = {}
@@ -104,7 +104,16 @@ for job in acked:
             damaged += 1; print("  %s: damaged %s" % (sys.argv[3], path), file=sys.stderr)
 print(len(acked), lost, duplicated, damaged)
 PY
+        cat "$work/counts.err" >&2
         read -r acked this_lost this_duplicated this_damaged < "$work/counts"
+        if [ "$this_lost" -gt 0 ]; then
+            # What the spool still knows of a lost job: its journal lines, log and any copy.
+            grep -o 'lost [^ ]*' "$work/counts.err" 2>/dev/null | while read -r _ job; do
+                echo "  $fs #$i: traces of $job:" >&2
+                grep -rh "$job" "$spool/events" "$spool/logs" 2>/dev/null | tail -n 5 >&2 || true
+                find "$spool" -name "*$job*" >&2 || true
+            done
+        fi
         acked_total=$((acked_total + acked))
         lost=$((lost + this_lost))
         duplicated=$((duplicated + this_duplicated))
