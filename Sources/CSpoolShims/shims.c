@@ -11,6 +11,8 @@ int spool_rename_noreplace(int olddirfd, const char *oldpath, int newdirfd, cons
     return renameat2(olddirfd, oldpath, newdirfd, newpath, RENAME_NOREPLACE);
 }
 
+int spool_syncfs(int fd) { return syncfs(fd); }
+
 int spool_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
 
 int spool_pidfd_open(pid_t pid) {

@@ -20,16 +20,16 @@ struct DurabilityTests {
 
     @Test("a processor's store groups its commits; one-shot stores flush at once; relaxed never")
     func strategies() {
-        if case .grouped = CommitStrategy.forStore(.durable, isProcessor: true) {} else { Issue.record("not grouped") }
-        if case .immediate = CommitStrategy.forStore(.durable, isProcessor: false) {
+        if case .grouped = CommitStrategy.forStore(.durable, isProcessor: true, root: "/tmp") {} else { Issue.record("not grouped") }
+        if case .immediate = CommitStrategy.forStore(.durable, isProcessor: false, root: "/tmp") {
         } else {
             Issue.record("not immediate")
         }
-        if case .immediate = CommitStrategy.forStore(.unbatched, isProcessor: true) {
+        if case .immediate = CommitStrategy.forStore(.unbatched, isProcessor: true, root: "/tmp") {
         } else {
             Issue.record("not immediate")
         }
-        if case .none = CommitStrategy.forStore(.relaxed, isProcessor: true) {} else { Issue.record("not none") }
+        if case .none = CommitStrategy.forStore(.relaxed, isProcessor: true, root: "/tmp") {} else { Issue.record("not none") }
     }
 
     @Test("concurrent commits all return once flushed, sharing flushes")
@@ -52,6 +52,21 @@ struct DurabilityTests {
         let counts = committer.counts
         #expect(counts.requests == threads * perThread)
         #expect(counts.flushes >= 1 && counts.flushes <= counts.requests)
+    }
+
+    @Test("with the spool's root, a group of several paths is flushed by one syncfs; one path by fsync")
+    func fileSystemSync() throws {
+        let directory = NSTemporaryDirectory() + "spool-commit-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let committer = GroupCommitter(root: directory)
+        let file = directory + "/job.json"
+        _ = FileManager.default.createFile(atPath: file, contents: Data("{}".utf8))
+        try committer.commit([directory])
+        #expect(committer.counts.fileSystemSyncs == 0)
+        try committer.commit([file, directory])
+        #expect(committer.counts.fileSystemSyncs == 1)
+        #expect(committer.counts.flushes == 2)
     }
 
     @Test("a failed flush is reported to every caller of its group, and the committer goes on")

@@ -10,6 +10,10 @@
 /// renameat2(2) with RENAME_NOREPLACE: fails with EEXIST instead of replacing the target.
 int spool_rename_noreplace(int olddirfd, const char *oldpath, int newdirfd, const char *newpath);
 
+/// syncfs(2): writes back every dirty file and directory of the file system holding `fd`, and
+/// reports a writeback error that happened since the last syncfs on this open file.
+int spool_syncfs(int fd);
+
 /// pipe2(2) with O_CLOEXEC on both ends.
 int spool_pipe_cloexec(int fds[2]);
 

@@ -20,16 +20,16 @@ enum CommitStrategy: Sendable {
     /// on the caller's thread.
     case immediate
     /// Flushes shared by every transition pending in this processor, on the committer's thread:
-    /// each file and directory once per group.
+    /// one syncfs per group of several paths, else an fsync.
     case grouped(GroupCommitter)
 
     /// The strategy for a spool's store: a processor groups its commits; a one-shot command
     /// (submit, cancel) makes one change and flushes it at once.
-    static func forStore(_ durability: Durability, isProcessor: Bool) -> CommitStrategy {
+    static func forStore(_ durability: Durability, isProcessor: Bool, root: String) -> CommitStrategy {
         switch durability {
         case .relaxed: return .none
         case .unbatched: return .immediate
-        case .durable: return isProcessor ? .grouped(GroupCommitter()) : .immediate
+        case .durable: return isProcessor ? .grouped(GroupCommitter(root: root)) : .immediate
         }
     }
 

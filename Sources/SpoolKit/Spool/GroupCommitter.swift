@@ -1,10 +1,18 @@
 import Foundation
 
 /// One processor's group commit. Worker threads that need files or directories on stable
-/// storage call `commit(_:)` and block; a dedicated thread (never the cooperative pool) fsyncs
-/// the union of everything asked for before it started, each path once, so many transitions
-/// share one flush of `processing/`, `done/` and the rest. Directories changed by steps nobody
-/// waits for are noted with `noteChanged(_:)` and flushed with the next group.
+/// storage call `commit(_:)` and block; a dedicated thread (never the cooperative pool) flushes
+/// the union of everything asked for before it started, so many transitions share one flush of
+/// `processing/`, `done/` and the rest. Directories changed by steps nobody waits for are noted
+/// with `noteChanged(_:)` and flushed with the next group.
+///
+/// A group of several paths is flushed with one syncfs(2) of the spool's file system: on a
+/// journalling file system every fsync is a journal commit, so fsyncing a group's files and
+/// directories one by one costs as many commits as there are paths, while syncfs costs one
+/// (measured in docs/PERFORMANCE.md: ext4 with a journal, 8 workers). Every path the spool
+/// flushes is on that one file system, since jobs move between its directories by rename(2),
+/// which cannot cross file systems. A group of one path is fsynced alone: syncfs also writes
+/// back other programs' dirty data on the same file system, which one fsync need not wait for.
 ///
 /// A commit starts at once when the committer is idle; requests that arrive while a flush runs
 /// form the next group, which starts when the current flush ends, so a request waits at most
@@ -36,9 +44,23 @@ final class GroupCommitter: @unchecked Sendable {
     private(set) var flushCount = 0
     private(set) var requestCount = 0
 
-    init(maximumDelay: Double = 0) {
+    /// A directory on the spool's file system, open for syncfs (nil: fsync each path).
+    private let fileSystemHandle: FileDescriptor?
+    private let root: String
+    /// Groups flushed with syncfs, for tests and the benchmark.
+    private(set) var fileSystemSyncCount = 0
+
+    /// `root` is the spool's directory: groups of several paths are flushed with one syncfs of
+    /// its file system. Without it (or when it cannot be opened) each path is fsynced.
+    init(maximumDelay: Double = 0, root: String? = nil) {
         self.maximumDelay = maximumDelay
+        self.root = root ?? ""
+        // Opened once and kept: syncfs reports a writeback error that happened since the last
+        // syncfs on the same open file, so a fresh descriptor per group could miss one.
+        self.fileSystemHandle = root.flatMap { try? FileSystem.open($0, O_RDONLY | O_DIRECTORY) }
     }
+
+    deinit { fileSystemHandle?.close() }
 
     /// Notes directories changed by a step that nobody waits for: the next group flushes them.
     func noteChanged(_ paths: [String]) {
@@ -70,11 +92,11 @@ final class GroupCommitter: @unchecked Sendable {
         if let failure { throw failure }
     }
 
-    /// Statistics: (flushes, requests).
-    var counts: (flushes: Int, requests: Int) {
+    /// Statistics: (flushes, requests, flushes done with one syncfs).
+    var counts: (flushes: Int, requests: Int, fileSystemSyncs: Int) {
         condition.lock()
         defer { condition.unlock() }
-        return (flushCount, requestCount)
+        return (flushCount, requestCount, fileSystemSyncCount)
     }
 
     private func run() {
@@ -102,16 +124,25 @@ final class GroupCommitter: @unchecked Sendable {
             pendingPaths.removeAll(keepingCapacity: true)
             condition.unlock()
             var failure: SystemError?
-            // Files first, then directories: sorted, a directory's path is a prefix of its files'
-            // and would come first, so order by length, longest first.
-            for path in paths.sorted(by: { $0.count > $1.count }) {
-                do { try FileSystem.syncPath(path) } catch  where error.isNotFound {
-                    // Noted, then removed (an emptied batch directory): nothing left to flush.
-                } catch {
-                    failure = failure ?? error
+            var wholeFileSystem = false
+            if paths.count > 1, let fileSystemHandle {
+                wholeFileSystem = true
+                do { try FileSystem.syncFileSystem(fileSystemHandle, covering: Array(paths), root: root) } catch {
+                    failure = error
+                }
+            } else {
+                // Files first, then directories: sorted, a directory's path is a prefix of its
+                // files' and would come first, so order by length, longest first.
+                for path in paths.sorted(by: { $0.count > $1.count }) {
+                    do { try FileSystem.syncPath(path) } catch  where error.isNotFound {
+                        // Noted, then removed (an emptied batch directory): nothing left to flush.
+                    } catch {
+                        failure = failure ?? error
+                    }
                 }
             }
             condition.lock()
+            if wholeFileSystem { fileSystemSyncCount += 1 }
             if let failure { failures[group] = failure }
             // Failures are read by the waiters of that group only; keep the table small.
             failures = failures.filter { $0.key + 1024 > group }

@@ -35,7 +35,7 @@ public final class JobStore: Sendable {
         self.processor = processor
         self.knownTypes = Set(spool.configuration.handlers.keys).union(inProcessTypes)
         self.commits = CommitStrategy.forStore(
-            spool.configuration.durability, isProcessor: processor != nil)
+            spool.configuration.durability, isProcessor: processor != nil, root: spool.layout.root)
         self.journal = EventJournal(
             layout: spool.layout, retention: spool.configuration.eventRetention, prunes: processor != nil)
     }

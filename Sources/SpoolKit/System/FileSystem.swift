@@ -166,6 +166,15 @@ public enum FileSystem {
         try fd.sync(path: path)
     }
 
+    /// Writes back every dirty file and directory of the file system that `fd` (a directory on
+    /// it, kept open) lies on, with syncfs(2): one call that makes many files and renames durable
+    /// at once. `paths` are those the caller needs durable: each is checked against injected
+    /// faults as its own fsync would be.
+    static func syncFileSystem(_ fd: FileDescriptor, covering paths: [String], root: String) throws(SystemError) {
+        for path in paths { try FaultInjection.check("fsync", path: path) }
+        _ = try retryingInterrupts { spool_syncfs(fd.rawValue) }.orThrow("syncfs", path: root)
+    }
+
     /// Reads a whole regular file that we own (configuration, records) up to `limit` bytes.
     static func readFile(_ path: String, limit: Int = 64 * 1024 * 1024) throws(SpoolError) -> [UInt8] {
         let fd: FileDescriptor
