@@ -9,6 +9,17 @@
 
 #include "CSpoolShims.h"
 
+// The 32-bit-id system calls where the plain ones take 16-bit ids (i386, arm).
+#ifdef SYS_setresuid32
+#define SPOOL_SYS_setgroups SYS_setgroups32
+#define SPOOL_SYS_setresgid SYS_setresgid32
+#define SPOOL_SYS_setresuid SYS_setresuid32
+#else
+#define SPOOL_SYS_setgroups SYS_setgroups
+#define SPOOL_SYS_setresgid SYS_setresgid
+#define SPOOL_SYS_setresuid SYS_setresuid
+#endif
+
 // The child runs on the parent's memory until it execs (vfork), so it calls only
 // async-signal-safe system call wrappers, allocates nothing and returns from nothing.
 // Signals stay blocked until every handler is reset, so no handler of the parent runs in it.
@@ -54,12 +65,22 @@ static void spool_child(const struct spool_spawn_request *request, volatile int 
         long top = getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < 65536 ? (long)files.rlim_cur : 65536;
         for (long fd = count; fd < top; fd++) close((int)fd);
     }
-    if (request->working_directory && chdir(request->working_directory) != 0) goto fail;
     for (int index = 0; index < request->limit_count; index++) {
         if (setrlimit((__rlimit_resource_t)request->limit_resources[index], &request->limit_values[index]) != 0) {
             goto fail;
         }
     }
+    // The handler's user. Raw system calls: glibc's set*id wrappers make every thread of the
+    // process change (a signal to each), and this child shares the parent's memory and thread
+    // list; the raw call changes this task only (glibc's posix_spawn does the same, its
+    // local-setxid.h). Groups first, then gid, then uid: after setresuid nothing can be changed.
+    if (request->set_identity) {
+        if (syscall(SPOOL_SYS_setgroups, (size_t)request->group_count, request->groups) != 0) goto fail;
+        if (syscall(SPOOL_SYS_setresgid, request->gid, request->gid, request->gid) != 0) goto fail;
+        if (syscall(SPOOL_SYS_setresuid, request->uid, request->uid, request->uid) != 0) goto fail;
+    }
+    // After the switch, so that a handler cannot start in a directory its user cannot reach.
+    if (request->working_directory && chdir(request->working_directory) != 0) goto fail;
     sigset_t empty;
     sigemptyset(&empty);
     sigprocmask(SIG_SETMASK, &empty, NULL);

@@ -2,7 +2,7 @@ import SpoolKit
 
 enum RunCommand: Command {
     static let name = "run"
-    static let synopsis = "[--workers N] [--drain] [--poll SECONDS] [--quiet]"
+    static let synopsis = "[--workers N] [--drain] [--poll SECONDS] [--quiet] [--allow-root-handlers]"
     static let summary = "process jobs: watch queued/ and run each job's handler"
     static let options: [OptionSpec] = [
         .value("workers", "N", "jobs to run at once (default: workers in spool.json)"),
@@ -10,10 +10,13 @@ enum RunCommand: Command {
         .value("poll", "SECONDS", "rescan every SECONDS instead of using inotify (NFS)"),
         .flag("quiet", "do not print the summary at exit"),
         .value("metrics-file", "PATH", "rewrite a Prometheus text file here every metricsInterval s"),
+        .flag("allow-root-handlers", "as root, run handlers without a \"user\" in spool.json as root"),
     ]
     static let details = """
         SIGTERM or SIGINT stops claiming new jobs, gives running handlers shutdownGrace seconds,
         then stops them and puts their jobs back in queued/. Exit status 0 after a clean stop.
+        As root, each handler runs as its "user" from spool.json (its own, else the spool's);
+        a handler without one is refused (exit 78) unless --allow-root-handlers is given.
         """
 
     static func run(_ arguments: ParsedArguments) throws(SpoolError) -> Int32 {
@@ -26,7 +29,9 @@ enum RunCommand: Command {
         let processor = SpoolProcessor(
             spool: spool, options: .init(
                 workers: workers, drain: arguments.has("drain"), pollInterval: poll,
-                metricsFile: arguments.value("metrics-file").map(WorkingDirectory.absolute)))
+                metricsFile: arguments.value("metrics-file").map(WorkingDirectory.absolute),
+                allowRootHandlers: arguments.has("allow-root-handlers")))
+        _ = try processor.handlerUsers()
         let signals = SignalHandling { _ in processor.requestStop() }
         defer { signals.cancel() }
         if !arguments.has("quiet") {

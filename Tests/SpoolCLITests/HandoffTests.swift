@@ -195,7 +195,7 @@ struct HandoffTests {
         try FileManager.default.moveItem(atPath: b.root, toPath: later)
         let revived = Process()
         revived.executableURL = URL(fileURLWithPath: TestSpool.binary)
-        revived.arguments = ["run", "--spool", later]
+        revived.arguments = ["run", "--spool", later] + TestSpool.rootHandlerArguments
         revived.standardError = FileHandle.nullDevice
         revived.standardOutput = FileHandle.nullDevice
         try revived.run()
@@ -321,8 +321,8 @@ struct HandoffTests {
                     "--config", configuration,
                 ])
         }
-        _ = try inNamespace(nsA, [TestSpool.binary, "run", "--spool", a.root])
-        _ = try inNamespace(nsB, [TestSpool.binary, "run", "--spool", b.root])
+        _ = try inNamespace(nsA, [TestSpool.binary, "run", "--spool", a.root] + TestSpool.rootHandlerArguments)
+        _ = try inNamespace(nsB, [TestSpool.binary, "run", "--spool", b.root] + TestSpool.rootHandlerArguments)
         let ids = try a.dropMany(50, prefix: "n") { _ in #"{"type": "render"}"# }
         #expect(a.waitUntil(timeout: 120) { a.jobIDs(in: "done").count == ids.count })
         let ran = Self.lines(trace)

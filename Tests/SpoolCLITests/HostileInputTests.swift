@@ -170,7 +170,7 @@ struct HostileInputTests {
         }
         let trace = spool.scratch + "/strace.txt"
         let useStrace = FileManager.default.isExecutableFile(atPath: "/usr/bin/strace")
-        let arguments = ["run", "--spool", spool.root, "--drain", "--quiet"]
+        let arguments = ["run", "--spool", spool.root, "--drain", "--quiet"] + TestSpool.rootHandlerArguments
         let process = Process()
         process.executableURL = URL(fileURLWithPath: useStrace ? "/usr/bin/strace" : TestSpool.binary)
         process.arguments =

@@ -183,7 +183,10 @@ struct HostileHandlerTests {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/sh")
         process.arguments = [
-            "-c", "exec 7</dev/null; exec \"$0\" run --spool \"$1\" --drain --quiet", TestSpool.binary, spool.root,
+            "-c",
+            "exec 7</dev/null; exec \"$0\" run --spool \"$1\" --drain --quiet "
+                + TestSpool.rootHandlerArguments.joined(separator: " "),
+            TestSpool.binary, spool.root,
         ]
         try process.run()
         process.waitUntilExit()

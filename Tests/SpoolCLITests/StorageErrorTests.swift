@@ -33,7 +33,7 @@ struct StorageErrorTests {
         _ = FileManager.default.createFile(atPath: errorPath, contents: nil)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: TestSpool.binary)
-        process.arguments = ["run", "--spool", root, "--quiet"]
+        process.arguments = ["run", "--spool", root, "--quiet"] + TestSpool.rootHandlerArguments
         if let faults {
             process.environment = ProcessInfo.processInfo.environment.merging(["SPOOL_INJECT_FAULTS": faults]) { $1 }
         }

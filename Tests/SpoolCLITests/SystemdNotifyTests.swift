@@ -52,7 +52,7 @@ struct SystemdNotifyTests {
     func startProcessor(_ spool: TestSpool, socket: String) throws -> Process {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: TestSpool.binary)
-        process.arguments = ["run", "--spool", spool.root, "--quiet"]
+        process.arguments = ["run", "--spool", spool.root, "--quiet"] + TestSpool.rootHandlerArguments
         var environment = ProcessInfo.processInfo.environment
         environment["NOTIFY_SOCKET"] = socket
         environment["WATCHDOG_USEC"] = "400000"

@@ -47,15 +47,34 @@ final class TestSpool: @unchecked Sendable {
         let standardError: String
     }
 
-    /// Runs `spool ARGS --spool ROOT` to completion.
-    func spool(_ arguments: [String], input: String? = nil, environment: [String: String] = [:]) throws -> Result {
-        try TestSpool.run(arguments + ["--spool", root], input: input, environment: environment)
+    /// `spool run` as root refuses handlers without a `"user"` (issue 8). The tests' handlers
+    /// have none and are meant to run as whoever runs the tests, so under root (as in CI) every
+    /// `spool run` the tests start gets `--allow-root-handlers`: these arguments, else none.
+    static let rootHandlerArguments: [String] = geteuid() == 0 ? ["--allow-root-handlers"] : []
+
+    /// `arguments` with `rootHandlerArguments` after a leading `run`.
+    static func allowingRootHandlers(_ arguments: [String]) -> [String] {
+        guard arguments.first == "run" else { return arguments }
+        return ["run"] + rootHandlerArguments + arguments.dropFirst()
     }
 
-    static func run(_ arguments: [String], input: String? = nil, environment: [String: String] = [:]) throws -> Result {
+    /// Runs `spool ARGS --spool ROOT` to completion. `allowRootHandlers: false` leaves out the
+    /// root-handler flag of `spool run` (for the tests of that rule).
+    func spool(
+        _ arguments: [String], input: String? = nil, environment: [String: String] = [:],
+        allowRootHandlers: Bool = true
+    ) throws -> Result {
+        try TestSpool.run(
+            arguments + ["--spool", root], input: input, environment: environment, allowRootHandlers: allowRootHandlers)
+    }
+
+    static func run(
+        _ arguments: [String], input: String? = nil, environment: [String: String] = [:],
+        allowRootHandlers: Bool = true
+    ) throws -> Result {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = arguments
+        process.arguments = allowRootHandlers ? allowingRootHandlers(arguments) : arguments
         if !environment.isEmpty {
             process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         }
@@ -91,7 +110,7 @@ final class TestSpool: @unchecked Sendable {
     func startProcessor(_ arguments: [String] = [], environment: [String: String] = [:]) throws -> Process {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: TestSpool.binary)
-        process.arguments = ["run", "--spool", root] + arguments
+        process.arguments = ["run", "--spool", root] + TestSpool.rootHandlerArguments + arguments
         if !environment.isEmpty {
             process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         }

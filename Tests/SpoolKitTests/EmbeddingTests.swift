@@ -32,8 +32,10 @@ struct EmbeddingTests {
                 fields: JSONObject([
                     ("type", .string("double")), ("payload", .string("x")), ("maxAttempts", JSONValue(1)),
                 ])))
+        // The default spool.json's "echo" command has no "user": allowed, should the tests run as root.
         let processor = SpoolProcessor(
-            spool: spool, options: .init(workers: 2, drain: true), handlers: ["double": Doubler()])
+            spool: spool, options: .init(workers: 2, drain: true, allowRootHandlers: true),
+            handlers: ["double": Doubler()])
         let summary = try processor.run()
         #expect(summary.done == 1 && summary.failed == 1)
         #expect(try String(contentsOfFile: spool.layout.resultPath(good), encoding: .utf8) == "42\n")

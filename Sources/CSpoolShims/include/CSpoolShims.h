@@ -24,6 +24,9 @@ int spool_pidfd_open(pid_t pid);
 /// resolves PATH), with `descriptors[i]` as the child's descriptor i and nothing else open,
 /// in its own process group, with an empty signal mask, `default_signals` and every caught
 /// signal reset to their defaults, and the given resource limits applied before exec.
+/// With `set_identity`, the child then takes `groups` as its supplementary groups and `gid`,
+/// `uid` as its real, effective and saved ids (the caller must be root), and only then changes
+/// to `working_directory` and execs, as that user.
 struct spool_spawn_request {
     const char *const *candidates;
     int candidate_count;
@@ -37,6 +40,11 @@ struct spool_spawn_request {
     int limit_count;
     const int *default_signals;
     int default_signal_count;
+    int set_identity;
+    uid_t uid;
+    gid_t gid;
+    const gid_t *groups;
+    int group_count;
 };
 
 /// Spawns a child as `request` says (vfork + exec; setrlimit in the child, which posix_spawn

@@ -15,12 +15,19 @@ public final class SpoolProcessor: Sendable {
         /// Where to keep a Prometheus metrics file, rewritten every `metricsInterval` seconds and
         /// at exit; nil: `metricsFile` of spool.json, if any.
         public var metricsFile: String?
+        /// Lets a processor running as root run handlers that have no `user` as root
+        /// (`--allow-root-handlers`); otherwise it refuses to start (see `HandlerUsers`).
+        public var allowRootHandlers = false
 
-        public init(workers: Int, drain: Bool = false, pollInterval: Double? = nil, metricsFile: String? = nil) {
+        public init(
+            workers: Int, drain: Bool = false, pollInterval: Double? = nil, metricsFile: String? = nil,
+            allowRootHandlers: Bool = false
+        ) {
             self.workers = workers
             self.drain = drain
             self.pollInterval = pollInterval
             self.metricsFile = metricsFile
+            self.allowRootHandlers = allowRootHandlers
         }
     }
 
@@ -45,17 +52,29 @@ public final class SpoolProcessor: Sendable {
         wakeHook.withLock { $0 }?()
     }
 
+    /// Who runs each handler type under this process (its euid), or the configuration error that
+    /// refuses the start (a handler without a `user` under root, a `user` a non-root processor
+    /// cannot switch to). `run()` checks this first; call it to fail before announcing a start.
+    public func handlerUsers() throws(SpoolError) -> HandlerUsers {
+        try HandlerUsers(
+            configuration: spool.configuration, path: spool.layout.configurationPath,
+            processorUID: UserDatabase.effectiveUserID, allowRootHandlers: options.allowRootHandlers,
+            inProcessTypes: Set(inProcessHandlers.keys))
+    }
+
     /// Runs until stopped (or drained). Blocks the calling thread, which becomes the watcher.
     public func run() throws(SpoolError) -> RunSummary {
         let layout = spool.layout
         let configuration = spool.configuration
         let began = ProcessInfoLite.monotonicNow()
+        // Who runs each handler: checked before anything in the spool changes.
+        let users = try handlerUsers()
         let identity = try ProcessorIdentity(layout: layout)
         defer { identity.release() }
         let store = JobStore(spool: spool, processor: identity, inProcessTypes: Set(inProcessHandlers.keys))
         let summary = Locked(RunSummary())
         let running = RunningJobs()
-        let handlers = try buildHandlers(root: layout.root)
+        let handlers = try buildHandlers(root: layout.root, users: users)
         let batches = BatchMonitor(store: store)
         let forwarder =
             configuration.routes.isEmpty ? nil : RouteForwarder(store: store, processorName: identity.name)
@@ -242,18 +261,19 @@ public final class SpoolProcessor: Sendable {
         }
     }
 
-    private func buildHandlers(root: String) throws(SpoolError) -> [String: any JobHandler] {
+    private func buildHandlers(root: String, users: HandlerUsers) throws(SpoolError) -> [String: any JobHandler] {
         var handlers: [String: any JobHandler] = [:]
         for (type, configuration) in spool.configuration.handlers {
             switch configuration.kind {
             case .command(let arguments):
                 handlers[type] = ExecHandler(
                     arguments: arguments, environment: configuration.environment,
-                    workingDirectory: configuration.workingDirectory, spoolRoot: root)
+                    workingDirectory: configuration.workingDirectory, spoolRoot: root, user: users.switching[type])
             case .builtin(let name):
                 guard
                     let handler = BuiltinHandlers.handler(
-                        named: name, configuration: configuration, spool: spool.configuration, root: root)
+                        named: name, configuration: configuration, spool: spool.configuration, root: root,
+                        user: users.switching[type])
                 else {
                     throw .invalidConfiguration(path: spool.layout.configurationPath, reason: "no built-in \(name)")
                 }

@@ -7,7 +7,9 @@
 ///   handlers should leave it open,
 ///
 /// and `SPOOL_JOB_ID`, `SPOOL_JOB_TYPE`, `SPOOL_ATTEMPT`, `SPOOL_DIR`, `SPOOL_JOB_FILE`,
-/// `SPOOL_RESULT` and `SPOOL_PROGRESS_FD` in its environment. A timeout or a stop sends SIGTERM
+/// `SPOOL_RESULT` and `SPOOL_PROGRESS_FD` in its environment. With a `user` (a root processor
+/// and a type with a `user`), it runs as that account, with its groups, and with its HOME, USER
+/// and LOGNAME; its stderr and progress pipes are given to it. A timeout or a stop sends SIGTERM
 /// to the group, then SIGKILL after the grace period; when the handler exits, whatever is left
 /// of its group is killed, so nothing of a job outlives it.
 public struct ExecHandler: JobHandler {
@@ -15,10 +17,13 @@ public struct ExecHandler: JobHandler {
     public let environment: [(String, String)]
     public let workingDirectory: String
     public let spoolRoot: String
+    /// The account the handler switches to before exec; nil: it runs as the processor.
+    public let user: UserAccount?
     private let baseEnvironment: [String]
 
     public init(
-        arguments: [String], environment: [(String, String)], workingDirectory: String?, spoolRoot: String
+        arguments: [String], environment: [(String, String)], workingDirectory: String?, spoolRoot: String,
+        user: UserAccount? = nil
     ) {
         // A relative program path (with a slash) is relative to the spool, like the working directory.
         var resolved = arguments
@@ -26,6 +31,7 @@ public struct ExecHandler: JobHandler {
             resolved[0] = spoolRoot + "/" + program
         }
         var inherited = FileSystem.currentEnvironment().filter { !$0.hasPrefix("SPOOL_") }
+        inherited = Self.environment(inherited, as: user)
         // The type's env overrides the processor's (one entry per name, or getenv picks the first).
         let overridden = Set(environment.map { $0.0 + "=" })
         inherited.removeAll { entry in overridden.contains { entry.hasPrefix($0) } }
@@ -44,7 +50,17 @@ public struct ExecHandler: JobHandler {
             self.workingDirectory = spoolRoot
         }
         self.spoolRoot = spoolRoot
+        self.user = user
         self.baseEnvironment = inherited
+    }
+
+    /// The processor's environment as `user`'s: its HOME, USER and LOGNAME instead of the
+    /// processor's (a type's `env` can still set them).
+    static func environment(_ inherited: [String], as user: UserAccount?) -> [String] {
+        guard let user else { return inherited }
+        let replaced = ["HOME=", "USER=", "LOGNAME="]
+        return inherited.filter { entry in !replaced.contains { entry.hasPrefix($0) } }
+            + ["HOME=" + user.home, "USER=" + user.name, "LOGNAME=" + user.name]
     }
 
     /// The first executable named `program` in a PATH-style list of directories.
@@ -74,6 +90,17 @@ public struct ExecHandler: JobHandler {
             return .failure(reason: "could not create the handler's pipes: \(error)", exitCode: nil, signal: nil)
         }
         defer { channels.close() }
+        if let user {
+            // So the handler can reopen them (/dev/stderr, /proc/self/fd/3) as well as use them.
+            do {
+                try channels.errors.write.changeOwner(uid: user.uid, gid: user.gid)
+                try channels.progress.write.changeOwner(uid: user.uid, gid: user.gid)
+            } catch {
+                channels.closeWriteEnds()
+                return .failure(
+                    reason: "could not give the handler's pipes to \(user): \(error)", exitCode: nil, signal: nil)
+            }
+        }
 
         var descriptors = [input, context.resultOutput, channels.errors.write, channels.progress.write]
         if let lock = context.processorLock { descriptors.append(lock) }
@@ -86,16 +113,27 @@ public struct ExecHandler: JobHandler {
             if let count = invocation.limits.openFiles { limits.append(.openFiles(count)) }
             process = try ProcessSpawner.spawn(
                 arguments: arguments, environment: environmentFor(invocation),
-                workingDirectory: workingDirectory, descriptors: descriptors, limits: limits)
+                workingDirectory: workingDirectory, descriptors: descriptors, limits: limits, user: user)
         } catch {
             channels.closeWriteEnds()
             return .failure(
-                reason: "could not start '\(arguments[0])': \(error.reason) (\(error.codeName))",
+                reason: "could not start '\(arguments[0])': \(error.reason) (\(error.codeName))"
+                    + Self.accessHint(error, user: user, workingDirectory: workingDirectory),
                 exitCode: nil, signal: nil)
         }
         channels.closeWriteEnds()
         defer { process.closeDescriptors() }
         return supervise(process, invocation: invocation, context: context, channels: channels)
+    }
+
+    /// What to check when a handler that switches users cannot start for lack of permission.
+    static func accessHint(_ error: SystemError, user: UserAccount?, workingDirectory: String?) -> String {
+        guard let user, error.code == ErrnoCode.accessDenied || error.code == ErrnoCode.notPermitted else {
+            return ""
+        }
+        return "; running as user \(user), it needs search permission on every directory down to "
+            + (workingDirectory.map { "its working directory \($0)" } ?? "the program")
+            + " and execute permission on the program"
     }
 
     private func environmentFor(_ invocation: HandlerInvocation) -> [String] {

@@ -120,14 +120,17 @@ public enum BuiltinHandlers {
     public static let names = ["noop", "report"]
 
     /// The built-in handler for a type's configuration; nil for an unknown name.
+    /// `user`: the account its programs (a report's source command) switch to; nil: none.
     static func handler(
-        named name: String, configuration: HandlerConfiguration, spool: SpoolConfiguration, root: String
+        named name: String, configuration: HandlerConfiguration, spool: SpoolConfiguration, root: String,
+        user: UserAccount? = nil
     ) -> (any JobHandler)? {
         switch name {
         case "noop": return NoopHandler()
         case "report":
             return ReportHandler(
-                settings: configuration.report ?? ReportSettings(), masking: spool.masking, spoolRoot: root)
+                settings: configuration.report ?? ReportSettings(), masking: spool.masking, spoolRoot: root,
+                user: user)
         default: return nil
         }
     }

@@ -13,6 +13,8 @@ public struct ReportHandler: JobHandler {
     /// nil: spool.json has no `masking` section, and reports are not masked.
     public let masking: MaskingPolicy?
     public let spoolRoot: String
+    /// The account the source command switches to before exec; nil: it runs as the processor.
+    public let user: UserAccount?
 
     /// A file source this small has its records counted before the report starts, so progress
     /// is records done of records in all; a larger one reports progress by bytes read.
@@ -22,10 +24,11 @@ public struct ReportHandler: JobHandler {
     /// A chunk's output past this many bytes is written before the chunk ends (constant memory).
     static let chunkBufferLimit = 1 << 20
 
-    public init(settings: ReportSettings, masking: MaskingPolicy?, spoolRoot: String) {
+    public init(settings: ReportSettings, masking: MaskingPolicy?, spoolRoot: String, user: UserAccount? = nil) {
         self.settings = settings
         self.masking = masking
         self.spoolRoot = spoolRoot
+        self.user = user
     }
 
     public func run(_ invocation: HandlerInvocation, context: HandlerContext) -> HandlerResult {
@@ -213,7 +216,7 @@ public struct ReportHandler: JobHandler {
         }
         defer { log.close() }
         return try ReportSource.command(
-            command, format: settings.sourceFormat, invocation: invocation, spoolRoot: spoolRoot, log: log)
+            command, format: settings.sourceFormat, invocation: invocation, spoolRoot: spoolRoot, log: log, user: user)
     }
 
     /// A reader positioned after the checkpoint: a file is sought to its offset, a command's

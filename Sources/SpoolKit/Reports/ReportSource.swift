@@ -63,10 +63,11 @@ final class ReportSource {
 
     /// Starts the source command: argv as configured (a relative program path with a slash is
     /// relative to the spool), in the spool directory and its own process group, with the job's
-    /// record on standard input, a pipe as standard output and the job's log as standard error.
+    /// record on standard input, a pipe as standard output and the job's log as standard error;
+    /// as `user` when given (the type's user under a root processor), the pipe then being its.
     static func command(
         _ arguments: [String], format: RecordFormat, invocation: HandlerInvocation, spoolRoot: String,
-        log: FileDescriptor
+        log: FileDescriptor, user: UserAccount? = nil
     ) throws(ReportFailure) -> ReportSource {
         var argv = arguments
         if argv[0].contains("/") && !argv[0].hasPrefix("/") { argv[0] = spoolRoot + "/" + argv[0] }
@@ -77,7 +78,15 @@ final class ReportSource {
         defer { input.close() }
         let pipe: (read: FileDescriptor, write: FileDescriptor)
         do { pipe = try FileDescriptor.pipe() } catch { throw .retryable("could not create a pipe: \(error)") }
-        var environment = FileSystem.currentEnvironment().filter { !$0.hasPrefix("SPOOL_") }
+        if let user {
+            do { try pipe.write.changeOwner(uid: user.uid, gid: user.gid) } catch {
+                pipe.read.close()
+                pipe.write.close()
+                throw .retryable("could not give the source command's pipe to \(user): \(error)")
+            }
+        }
+        var environment = ExecHandler.environment(
+            FileSystem.currentEnvironment().filter { !$0.hasPrefix("SPOOL_") }, as: user)
         environment += [
             "SPOOL_JOB_ID=" + invocation.id, "SPOOL_JOB_TYPE=" + invocation.type,
             "SPOOL_ATTEMPT=" + String(invocation.attempt), "SPOOL_DIR=" + spoolRoot,
@@ -87,11 +96,13 @@ final class ReportSource {
         do {
             process = try ProcessSpawner.spawn(
                 arguments: argv, environment: environment, workingDirectory: spoolRoot,
-                descriptors: [input, pipe.write, log])
+                descriptors: [input, pipe.write, log], user: user)
         } catch {
             pipe.read.close()
             pipe.write.close()
-            throw .retryable("could not start the source command '\(argv[0])': \(error.reason) (\(error.codeName))")
+            throw .retryable(
+                "could not start the source command '\(argv[0])': \(error.reason) (\(error.codeName))"
+                    + ExecHandler.accessHint(error, user: user, workingDirectory: spoolRoot))
         }
         pipe.write.close()
         return ReportSource(

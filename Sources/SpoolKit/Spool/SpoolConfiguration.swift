@@ -27,6 +27,9 @@ public struct HandlerConfiguration: Sendable, Equatable {
     public var report: ReportSettings?
     /// Commands run on the jobs' start, end and progress (its `notify` key).
     public var notifications: NotificationSettings?
+    /// The account the type's programs run as (its `user` key), resolved when the configuration
+    /// is read; nil: the spool's `user`, else the processor's own. See `SpoolConfiguration.user(ofHandler:)`.
+    public var user: UserAccount?
 
     /// sysexits' permanent errors: 64–78 except 75 (EX_TEMPFAIL, which means "try again").
     public static let defaultPermanentExitCodes = Set(Int32(64)...Int32(78)).subtracting([75])
@@ -49,7 +52,17 @@ public struct HandlerConfiguration: Sendable, Equatable {
             && lhs.environment.map { $0.0 + "=" + $0.1 } == rhs.environment.map { $0.0 + "=" + $0.1 }
             && lhs.permanentExitCodes == rhs.permanentExitCodes && lhs.limits == rhs.limits
             && lhs.backoff == rhs.backoff && lhs.report == rhs.report
-            && lhs.notifications == rhs.notifications
+            && lhs.notifications == rhs.notifications && lhs.user == rhs.user
+    }
+
+    /// Whether the type starts a program of its own (a `command`, or a report's
+    /// `sourceCommand`): only those run as its user. `noop` and a report reading its data
+    /// directory run inside the processor.
+    public var startsPrograms: Bool {
+        switch kind {
+        case .command: return true
+        case .builtin: return report?.sourceCommand != nil
+        }
     }
 }
 
@@ -90,6 +103,12 @@ public struct SpoolConfiguration: Sendable, Equatable {
     public var routes: [Route] = []
     /// Roles, their field masking rules and the owners who have them; nil: nothing is masked.
     public var masking: MaskingPolicy?
+    /// The account handlers without a `user` of their own run as (`user` at the top level).
+    public var user: UserAccount?
+
+    /// The account a handler type's programs run as: its own `user`, else the spool's; nil
+    /// when neither is set (the processor's own account, refused at start when that is root).
+    public func user(ofHandler type: String) -> UserAccount? { handlers[type]?.user ?? user }
 
     public init() {}
 
@@ -156,6 +175,9 @@ public struct SpoolConfiguration: Sendable, Equatable {
                 }
                 metricsFile = path
             case "metricsInterval": metricsInterval = try Self.positiveNumber(value, key, fail)
+            case "user":
+                user = try Self.account(
+                    value, "user", for: "the spool's default for handlers without a \"user\" of their own", fail)
             case "masking":
                 do { masking = try MaskingPolicy(parsing: value) } catch { throw fail(error.message) }
             case "handlers":
@@ -174,7 +196,7 @@ public struct SpoolConfiguration: Sendable, Equatable {
                 throw fail(
                     "unknown key \"\(key)\" (known: workers, durability, maxJobBytes, rescanInterval, killGrace, "
                         + "shutdownGrace, backoff, maxDeferrals, retention, eventRetention, metricsFile, metricsInterval, "
-                        + "handlers, schedules, rules, masking, routes)")
+                        + "handlers, schedules, rules, masking, routes, user)")
             }
         }
         let types = Set(handlers.keys)
@@ -235,6 +257,7 @@ public struct SpoolConfiguration: Sendable, Equatable {
                 }
             case "notify":
                 configuration.notifications = try NotificationSettings(parsing: setting, name: name, fail: fail)
+            case "user": configuration.user = try account(setting, name, for: "handler \"\(type)\"", fail)
             case "workingDirectory":
                 guard let directory = setting.stringValue, !directory.isEmpty else {
                     throw fail("\"\(name)\" must be a path")
@@ -251,7 +274,7 @@ public struct SpoolConfiguration: Sendable, Equatable {
             default:
                 throw fail(
                     "unknown key \"\(name)\" (known: command, builtin, timeout, maxAttempts, concurrency, env, "
-                        + "workingDirectory, permanentExitCodes, limits, backoff, report, notify)")
+                        + "workingDirectory, permanentExitCodes, limits, backoff, report, notify, user)")
             }
         }
         guard let kind else { throw fail("handler \"\(type)\" needs \"command\" (an argv) or \"builtin\"") }
@@ -263,6 +286,23 @@ public struct SpoolConfiguration: Sendable, Equatable {
         }
         configuration.kind = kind
         return configuration
+    }
+
+    /// A `user` setting: a login name or a decimal uid as a string, resolved in the password
+    /// database now, so that a typo or a missing account stops every command, not a job.
+    private static func account(
+        _ value: JSONValue, _ key: String, for owner: String, _ fail: (String) -> SpoolError
+    ) throws(SpoolError) -> UserAccount {
+        guard let user = value.stringValue, !user.isEmpty else {
+            throw fail(
+                "\"\(key)\" must be a user name or a numeric uid written as a string, e.g. \"nobody\" or \"1000\"")
+        }
+        guard let account = UserDatabase.account(user) else {
+            throw fail(
+                "\"\(key)\" (\(owner)) names user \"\(user)\", which is not in the password database: "
+                    + "create the account or correct the name")
+        }
+        return account
     }
 
     /// `{"base": seconds, "max": seconds}`; a missing key keeps the default's.

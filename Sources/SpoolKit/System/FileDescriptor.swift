@@ -95,6 +95,13 @@ public struct FileDescriptor: Sendable, Hashable {
         _ = try retryingInterrupts { fcntl(rawValue, F_SETFL, flags | O_NONBLOCK) }.orThrow("fcntl")
     }
 
+    /// Gives the open file to another user (fchown(2)). For a pipe, its one inode: a handler
+    /// that switched to that user can then reopen it through `/dev/stderr` or `/proc/self/fd`
+    /// (the kernel checks the inode's owner and mode, 0600, on such an open).
+    func changeOwner(uid: UInt32, gid: UInt32) throws(SystemError) {
+        _ = try retryingInterrupts { Glibc.fchown(rawValue, uid, gid) }.orThrow("chown")
+    }
+
     /// A pipe whose both ends are close-on-exec.
     static func pipe() throws(SystemError) -> (read: FileDescriptor, write: FileDescriptor) {
         var fds: [Int32] = [-1, -1]

@@ -119,7 +119,9 @@ public struct ResourceLimit: Sendable, Equatable {
 /// mask and default dispositions (libdispatch threads block SIGTERM and friends, and a child
 /// would otherwise inherit that), only the descriptors it is handed, and its resource limits in
 /// force before its first instruction. posix_spawn cannot set limits, and prlimit after the
-/// spawn races the handler; so the C shim does vfork, set-up, exec.
+/// spawn races the handler; so the C shim does vfork, set-up, exec. With `user`, the child
+/// switches to that account (groups, gid, uid) after the limits and before its working
+/// directory and exec; only a root process can do that.
 public enum ProcessSpawner {
     /// Signals whose dispositions the child gets back as defaults even where this process ignores them.
     private static let defaultedSignals: [Int32] = [
@@ -133,7 +135,8 @@ public enum ProcessSpawner {
         environment: [String],
         workingDirectory: String?,
         descriptors: [FileDescriptor],
-        limits: [ResourceLimit] = []
+        limits: [ResourceLimit] = [],
+        user: UserAccount? = nil
     ) throws(SystemError) -> SpawnedProcess {
         precondition(!arguments.isEmpty, "a handler command needs at least one argument")
         precondition(descriptors.count <= 64, "at most 64 descriptors can be handed to a child")
@@ -150,6 +153,10 @@ public enum ProcessSpawner {
         let rawDescriptors = descriptors.map(\.rawValue)
         let resources = limits.map(\.resource)
         let values = limits.map { rlimit(rlim_cur: rlim_t($0.soft), rlim_max: rlim_t($0.hard)) }
+        // The user's groups, in memory that outlives the spawn (the child reads it before exec).
+        let groups = UnsafeMutableBufferPointer<gid_t>.allocate(capacity: max(1, user?.groups.count ?? 0))
+        defer { groups.deallocate() }
+        if let user { _ = groups.initialize(from: user.groups) }
         var pid: pid_t = 0
         let code = withCStrings(candidates) { candidatePointers in
             withCStrings(arguments) { argv in
@@ -163,7 +170,9 @@ public enum ProcessSpawner {
                             descriptors: nil, descriptor_count: Int32(rawDescriptors.count),
                             working_directory: directory,
                             limit_resources: nil, limit_values: nil, limit_count: Int32(limits.count),
-                            default_signals: nil, default_signal_count: Int32(defaultedSignals.count))
+                            default_signals: nil, default_signal_count: Int32(defaultedSignals.count),
+                            set_identity: user == nil ? 0 : 1, uid: user?.uid ?? 0, gid: user?.gid ?? 0,
+                            groups: groups.baseAddress, group_count: Int32(user?.groups.count ?? 0))
                         return rawDescriptors.withUnsafeBufferPointer { descriptorBuffer in
                             resources.withUnsafeBufferPointer { resourceBuffer in
                                 values.withUnsafeBufferPointer { valueBuffer in
