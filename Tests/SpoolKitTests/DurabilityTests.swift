@@ -69,6 +69,53 @@ struct DurabilityTests {
         #expect(committer.counts.flushes == 2)
     }
 
+    @Test("a directory flush after XFS has shut down fails, though fsync itself answers success")
+    func flushAfterShutdown() throws {
+        guard getuid() == 0, FileManager.default.isExecutableFile(atPath: "/usr/sbin/mkfs.xfs")
+            || FileManager.default.isExecutableFile(atPath: "/sbin/mkfs.xfs")
+        else {
+            print("skipped: needs root and mkfs.xfs (xfsprogs) for an XFS loop image")
+            return
+        }
+        let work = NSTemporaryDirectory() + "spool-xfs-\(UUID().uuidString)"
+        let image = work + "/image"
+        let mountPoint = work + "/mnt"
+        try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
+        defer {
+            _ = try? Self.runTool(["umount", mountPoint])
+            try? FileManager.default.removeItem(atPath: work)
+        }
+        #expect(try Self.runTool(["truncate", "-s", "300M", image]) == 0)
+        #expect(try Self.runTool(["mkfs.xfs", "-q", "-f", image]) == 0)
+        guard try Self.runTool(["mount", "-o", "loop", image, mountPoint]) == 0 else {
+            print("skipped: cannot mount a loop image here")
+            return
+        }
+        let queued = mountPoint + "/queued"
+        try FileManager.default.createDirectory(atPath: queued, withIntermediateDirectories: true)
+        #expect(FileManager.default.createFile(atPath: mountPoint + "/job.json", contents: Data("{}".utf8)))
+        try FileSystem.rename(mountPoint + "/job.json", to: queued + "/job.json")
+        // Opened before the cut, flushed after it: what a submit in flight at the cut does.
+        let directory = try FileSystem.open(queued, O_RDONLY | O_DIRECTORY)
+        defer { directory.close() }
+        let root = try FileSystem.open(mountPoint, O_RDONLY | O_DIRECTORY)
+        defer { root.close() }
+        var flags: UInt32 = 2  // FS_GOINGDOWN_NOSYNC: nothing more reaches the disk
+        #expect(ioctl(root.rawValue, 0x8004_587D, &flags) == 0)
+        #expect(throws: SystemError.self) { try directory.sync(path: queued) }
+    }
+
+    static func runTool(_ arguments: [String]) throws -> Int32 {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
     @Test("a failed flush is reported to every caller of its group, and the committer goes on")
     func failedFlush() throws {
         let committer = GroupCommitter()

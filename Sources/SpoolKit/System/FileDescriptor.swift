@@ -63,6 +63,11 @@ public struct FileDescriptor: Sendable, Hashable {
     public func sync(path: String? = nil) throws(SystemError) {
         try FaultInjection.check("fsync", path: path)
         _ = try retryingInterrupts { Glibc.fsync(rawValue) }.orThrow("fsync", path: path)
+        // XFS answers fsync of a directory opened before the file system shut down (after an
+        // I/O error, or FS_IOC_SHUTDOWN) with success, although the renames it should cover were
+        // never written: the directory is no longer pinned in the log, so nothing is forced.
+        // fstat fails with EIO then, so a flush is believed only if the file is still there.
+        _ = try status(path: path)
     }
 
     /// Takes an exclusive flock(2). Returns false when another open file holds it and
