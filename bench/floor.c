@@ -22,7 +22,7 @@
  * from the start of main to the moment the last job reached done/ (with -n and -s: to the end of
  * the final syncfs, so the durable figure includes its last flush). Only *.json names not
  * starting with "." are jobs. A job whose command exits non-zero still goes to done/ (a warning
- * is printed); a command that cannot be spawned is fatal.
+ * is printed); a command that cannot be spawned is fatal (its job goes back to queued/).
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -151,8 +151,9 @@ static void *worker(void *unused)
             snprintf(id_env, sizeof id_env, "SPOOL_JOB_ID=%.*s", (int)(strlen(name) - 5), name);
             pid_t pid;
             int status = 0, err = posix_spawnp(&pid, command[0], NULL, &attr, command, envp);
-            if (err) {
+            if (err) {                          /* fatal: put the job back, so no job is lost */
                 fprintf(stderr, "floor: cannot run %s: %s\n", command[0], strerror(err));
+                renameat(processing_fd, name, queued_fd, name);
                 exit(2);
             }
             while (waitpid(pid, &status, 0) < 0)
