@@ -88,7 +88,7 @@ tools="spool-relaxed spool-durable"
 work=$(mktemp -d "${BENCH_DIR:-/tmp}/spool-peers-bench.XXXXXX")
 child=""
 trap 'rm -rf "$work"' EXIT
-trap '[ -n "$child" ] && kill -TERM "$child" 2>/dev/null && wait "$child"; exit 130' INT TERM
+trap '[ -n "$child" ] && kill -TERM "$child" 2>/dev/null && wait "$child"; exit 130' HUP INT PIPE TERM
 if has cc && cc -O2 -pthread -o "$work/floor" bench/floor.c; then
     tools="$tools floor floor-durable"
 else
