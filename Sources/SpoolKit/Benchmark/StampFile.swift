@@ -1,0 +1,41 @@
+/// The file the stamp probe appends to: one line `JOB-ID CLOCK_REALTIME-NANOSECONDS` per
+/// handler start (`bench/stamp.c`). Lines of several handlers never mix (each is one write
+/// under O_APPEND).
+struct StampFile {
+    let path: String
+
+    /// The stamps written so far, by job id (the first one where a job ran twice).
+    func stamps(prefix: String? = nil) -> [String: Int64] {
+        let bytes = FileSystem.readFile(path, from: 0, limit: 256 * 1024 * 1024)
+        var stamps: [String: Int64] = [:]
+        for line in bytes.split(separator: 10) {
+            guard let space = line.lastIndex(of: 32),
+                let nanoseconds = Int64(String(decoding: line[(space + 1)...], as: UTF8.self))
+            else { continue }
+            let id = String(decoding: line[..<space], as: UTF8.self)
+            if let prefix, !id.hasPrefix(prefix) { continue }
+            if stamps[id] == nil { stamps[id] = nanoseconds }
+        }
+        return stamps
+    }
+
+    /// The first line's stamp, nil while the file is empty.
+    func first() -> Int64? {
+        let bytes = FileSystem.readFile(path, from: 0, limit: 4096)
+        guard let newline = bytes.firstIndex(of: 10), let space = bytes[..<newline].lastIndex(of: 32) else {
+            return nil
+        }
+        return Int64(String(decoding: bytes[(space + 1)..<newline], as: UTF8.self))
+    }
+}
+
+/// Percentiles by nearest rank, as `spool stats` computes them.
+enum Percentile {
+    /// The `fraction` percentile (0.5, 0.99) of `values`; nil when there are none.
+    static func nearestRank(_ fraction: Double, of values: [Double]) -> Double? {
+        guard !values.isEmpty else { return nil }
+        let sorted = values.sorted()
+        let rank = Int((fraction * Double(sorted.count)).rounded(.up))
+        return sorted[min(max(rank, 1), sorted.count) - 1]
+    }
+}
