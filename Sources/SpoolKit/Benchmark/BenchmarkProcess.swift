@@ -154,12 +154,14 @@ final class BenchmarkProcess {
 
     /// What the process wrote on standard output.
     var standardOutput: String {
-        String(decoding: (try? FileSystem.readFile(outputPath)) ?? [], as: UTF8.self)
+        String(decoding: FixtureFiles.read(outputPath, from: 0, maximum: 16 << 20), as: UTF8.self)
     }
 
     /// The last lines of its standard error, for a failure's message (empty when it wrote none).
     func errorTail(lines: Int = 4) -> String {
-        let text = String(decoding: FileSystem.readFile(errorPath, from: 0, limit: 1024 * 1024), as: UTF8.self)
+        let size = FixtureFiles.size(errorPath)
+        let bytes = FixtureFiles.read(errorPath, from: max(0, size - 16_384), maximum: 16_384)
+        let text = String(decoding: bytes, as: UTF8.self)
         let last = text.split(separator: "\n").suffix(lines)
         return last.isEmpty ? "" : " (stderr: " + last.joined(separator: " | ") + ")"
     }

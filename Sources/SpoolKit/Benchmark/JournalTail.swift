@@ -14,7 +14,7 @@ final class JournalTail: Sendable {
         eventsDirectory = spoolRoot + "/events"
         var sizes: [String: Int] = [:]
         for file in Self.dayFiles(eventsDirectory) {
-            sizes[file] = (try? FileSystem.statusNotFollowing(eventsDirectory + "/" + file))??.size ?? 0
+            sizes[file] = FixtureFiles.size(eventsDirectory + "/" + file)
         }
         offsets = Mutex(sizes)
     }
@@ -26,9 +26,9 @@ final class JournalTail: Sendable {
             for file in Self.dayFiles(eventsDirectory) {
                 let path = eventsDirectory + "/" + file
                 var offset = offsets[file] ?? 0
-                while true {
-                    let limit = 16 * 1024 * 1024
-                    let bytes = FileSystem.readFile(path, from: offset, limit: limit)
+                let size = FixtureFiles.size(path)
+                while offset < size {
+                    let bytes = FixtureFiles.read(path, from: offset, maximum: min(size - offset, 16 << 20))
                     guard let lastNewline = bytes.lastIndex(of: 10) else { break }
                     var start = 0
                     for index in 0...lastNewline where bytes[index] == 10 {
@@ -36,7 +36,6 @@ final class JournalTail: Sendable {
                         start = index + 1
                     }
                     offset += lastNewline + 1
-                    if bytes.count < limit { break }
                 }
                 offsets[file] = offset
             }

@@ -71,7 +71,7 @@ enum SplitScenario {
 
     /// The seconds of the split from the parent's log line, as text; nil until it is written.
     static func loggedSplitSeconds(_ logPath: String) -> String? {
-        let text = String(decoding: FileSystem.readFile(logPath, from: 0, limit: 1024 * 1024), as: UTF8.self)
+        let text = String(decoding: FixtureFiles.read(logPath, from: 0, maximum: 1 << 20), as: UTF8.self)
         for line in text.split(separator: "\n") where line.contains(" INFO split ") {
             guard let arrow = line.firstRange(of: " s → "), let space = line[..<arrow.lowerBound].lastIndex(of: " ")
             else {

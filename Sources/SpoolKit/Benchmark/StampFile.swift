@@ -6,7 +6,7 @@ struct StampFile {
 
     /// The stamps written so far, by job id (the first one where a job ran twice).
     func stamps(prefix: String? = nil) -> [String: Int64] {
-        let bytes = FileSystem.readFile(path, from: 0, limit: 256 * 1024 * 1024)
+        let bytes = FixtureFiles.read(path, from: 0, maximum: FixtureFiles.size(path))
         var stamps: [String: Int64] = [:]
         for line in bytes.split(separator: 10) {
             guard let space = line.lastIndex(of: 32),
@@ -21,7 +21,7 @@ struct StampFile {
 
     /// The first line's stamp, nil while the file is empty.
     func first() -> Int64? {
-        let bytes = FileSystem.readFile(path, from: 0, limit: 4096)
+        let bytes = FixtureFiles.read(path, from: 0, maximum: 4096)
         guard let newline = bytes.firstIndex(of: 10), let space = bytes[..<newline].lastIndex(of: 32) else {
             return nil
         }

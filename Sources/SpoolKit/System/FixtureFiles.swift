@@ -38,6 +38,32 @@ enum FixtureFiles {
         _ = try retryingInterrupts { spool_syncfs(descriptor) }.orThrow("syncfs", path: path)
     }
 
+    /// Up to `maximum` bytes of a file from `offset` (pread(2)); fewer at its end, none when the
+    /// file is absent. Unlike `FileSystem.readFile`, a larger file is not an error: the caller
+    /// reads on from where this stopped.
+    static func read(_ path: String, from offset: Int, maximum: Int) -> [UInt8] {
+        guard case .success(let descriptor) = retryingInterrupts({ Glibc.open(path, O_RDONLY | O_CLOEXEC) }) else {
+            return []
+        }
+        defer { _ = Glibc.close(descriptor) }
+        var bytes = [UInt8](repeating: 0, count: maximum)
+        var filled = 0
+        while filled < maximum {
+            let step = bytes.withUnsafeMutableBytes { buffer in
+                retryingInterrupts {
+                    pread(descriptor, buffer.baseAddress! + filled, maximum - filled, off_t(offset + filled))
+                }
+            }
+            guard case .success(let count) = step, count > 0 else { break }
+            filled += count
+        }
+        bytes.removeLast(maximum - filled)
+        return bytes
+    }
+
+    /// The size of a file in bytes; 0 when it is absent.
+    static func size(_ path: String) -> Int { ((try? FileSystem.statusNotFollowing(path)) ?? nil)?.size ?? 0 }
+
     /// The number of entries of a directory, without `.` and `..`, read without keeping names.
     static func entryCount(_ path: String) throws(SystemError) -> Int {
         guard let stream = opendir(path) else { throw SystemError("list directory", path: path, code: errno) }
