@@ -88,6 +88,14 @@ public struct BenchmarkReport: Sendable {
             lines.append("Notes:")
             lines += notes.map { "  " + $0 }
         }
+        if !scenarios.isEmpty {
+            lines.append("")
+            let total = scenarios.reduce(0) { $0 + $1.seconds }
+            lines.append(
+                "Wall time: "
+                    + scenarios.map { "\($0.name) \(BenchmarkFormat.fixed($0.seconds, 0)) s" }
+                    .joined(separator: ", ") + "; total \(BenchmarkFormat.fixed(total, 0)) s (set-up included)")
+        }
         let failures = scenarios.filter { $0.failure != nil }
         if !failures.isEmpty || interrupted {
             lines.append("")

@@ -54,13 +54,13 @@ enum PickupScenario {
         let loadRate = underLoad ? try throughput(of: system, context) / 2 : 0
         let name = "pickup-\(system.rawValue)-" + (underLoad ? "load" : "idle")
         let base = context.newPath(name)
-        let stamps = StampFile(path: base + "-stamps.txt")
+        let stamps = StampFile(path: base + ".stamps")
         let queued: String
         let processor: BenchmarkProcess
         switch system {
         case .spool:
             let spool = try BenchmarkSpool.create(
-                name,
+                name + "-spool",
                 configuration:
                     #"{"durability": "relaxed", "handlers": {"probe": {"command": ["\#(stamp)", "\#(stamps.path)"]}}}"#,
                 in: context)
@@ -99,7 +99,7 @@ enum PickupScenario {
         var load: JobStream?
         if underLoad {
             let stream = JobStream(
-                queued: queued, staging: base + "-load", prefix: "load", contents: probeJob, rate: loadRate)
+                queued: queued, staging: base + "-load-staging", prefix: "load", contents: probeJob, rate: loadRate)
             try stream.start()
             load = stream
             try context.sleep(0.5)

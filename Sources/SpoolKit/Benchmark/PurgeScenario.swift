@@ -76,7 +76,8 @@ enum PurgeScenario {
 
     /// Jobs removed by retention, summed from the processor's "retention: purged N job(s)" lines.
     static func purgedCount(_ errorPath: String) -> Int {
-        let text = String(decoding: FixtureFiles.read(errorPath, from: 0, maximum: FixtureFiles.size(errorPath)), as: UTF8.self)
+        let text = String(
+            decoding: FixtureFiles.read(errorPath, from: 0, maximum: FixtureFiles.size(errorPath)), as: UTF8.self)
         var total = 0
         for line in text.split(separator: "\n") {
             guard let range = line.firstRange(of: "retention: purged ") else { continue }
