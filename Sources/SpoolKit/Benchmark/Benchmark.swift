@@ -12,6 +12,7 @@ public struct BenchmarkOptions: Sendable {
     /// Called with each progress line (a long run says where it is).
     public var progress: @Sendable (String) -> Void
 
+    /// Options of a run; by default every scenario at full size, without progress lines.
     public init(
         quick: Bool = false, only: [String]? = nil, directory: String, sourceDirectory: String? = nil,
         progress: @escaping @Sendable (String) -> Void = { _ in }

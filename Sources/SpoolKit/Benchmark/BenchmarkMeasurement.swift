@@ -50,6 +50,7 @@ public struct BenchmarkMeasurement: Sendable, Equatable {
     public let variant: String
     /// A stable identifier, `SCENARIO.VARIANT`, for targets and scripts reading `--json`.
     public let key: String
+    /// What the figures count (the floor's is in the same unit).
     public let unit: BenchmarkUnit
     /// The figure of `spool`.
     public var spool: BenchmarkFigure
@@ -58,6 +59,7 @@ public struct BenchmarkMeasurement: Sendable, Equatable {
     /// How the figure was obtained, or what else to know about it.
     public var note: String?
 
+    /// A row; `key` is the part after the scenario's name (`workers-2`).
     public init(
         scenario: String, variant: String, key: String, unit: BenchmarkUnit, spool: BenchmarkFigure,
         floor: BenchmarkFigure? = nil, note: String? = nil

@@ -1,6 +1,7 @@
 /// Why a scenario could not run to its end: a process failed or timed out, a file could not be
 /// written, the run was interrupted. The message names what failed.
 public struct BenchmarkFailure: Error, Sendable, CustomStringConvertible {
+    /// What failed, naming the process or file.
     public let message: String
     /// Whether the benchmark was interrupted (SIGINT or SIGTERM) rather than failing.
     public let isInterruption: Bool
@@ -14,6 +15,7 @@ public struct BenchmarkFailure: Error, Sendable, CustomStringConvertible {
 
     static func system(_ error: SystemError) -> BenchmarkFailure { BenchmarkFailure(error.description) }
 
+    /// The message.
     public var description: String { message }
 }
 

@@ -3,7 +3,9 @@
 public struct BenchmarkReport: Sendable {
     /// How one scenario ended.
     public struct ScenarioResult: Sendable {
+        /// The scenario's name.
         public let name: String
+        /// Its wall time, set-up included.
         public let seconds: Double
         /// Why it could not run properly; nil when it ran to its end.
         public let failure: String?
@@ -11,16 +13,23 @@ public struct BenchmarkReport: Sendable {
 
     /// When and where: ISO 8601 date, processors, the file system of the directory measured.
     public var date: String
+    /// Processors online (`nproc`).
     public var processorCount: Int
+    /// The directory the temporary spools were made in (`--dir`).
     public var directory: String
+    /// Its file system type (`ext4`), from /proc/self/mountinfo.
     public var fileSystem: String
     /// `release` or `debug`: figures mean something only in a release build.
     public var buildConfiguration: String
+    /// Whether it was a `--quick` run (targets not evaluated).
     public var quick: Bool
-    /// The C floor and the stamp probe: ready, or why not.
+    /// The C floor: ready (compiled from where), or why not.
     public var floor: String
+    /// The stamp probe: ready, or why not.
     public var stamp: String
+    /// The scenarios run, in order.
     public var scenarios: [ScenarioResult] = []
+    /// Every row, in the order measured.
     public var measurements: [BenchmarkMeasurement] = []
     /// Whether the run was interrupted (SIGINT, SIGTERM) before its end.
     public var interrupted = false

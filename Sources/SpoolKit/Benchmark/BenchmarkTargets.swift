@@ -14,6 +14,7 @@ public struct BenchmarkTarget: Sendable {
 
     /// The measurement's key (`exec-noop.workers-2`).
     public let key: String
+    /// How it is met.
     public let rule: Rule
     /// Where the target comes from ("issue 10").
     public let source: String
@@ -55,6 +56,7 @@ public struct BenchmarkTarget: Sendable {
 /// scenarios measure, in one place. They are evaluated on the measured figures of a full run;
 /// a `--quick` run does not evaluate them.
 public enum BenchmarkTargets {
+    /// Every target, by measurement key.
     public static let all: [BenchmarkTarget] = [
         BenchmarkTarget(
             key: "exec-noop.workers-2", rule: .atLeastTimesFloor(0.85), source: "issue 10",
