@@ -2,10 +2,22 @@
 /// Landed is CLOCK_REALTIME read just before the job's rename into `queued/`; started is the
 /// time the stamp probe (the job's handler) writes as its first act. Probes land one at a time,
 /// `pickupInterval` apart, on a processor with 2 workers: idle, then under load (a background
-/// stream of stamp jobs at half the processor's measured exec throughput). The floor runs the
-/// same probe as its command, measured the same way.
+/// stream of stamp jobs at half the processor's measured exec throughput, never more than
+/// `maximumWaitingLoad` of them queued and not yet started, so that a processor the stream
+/// outruns is kept busy rather than buried). The floor runs the same probe as its command,
+/// measured the same way.
 enum PickupScenario {
     static let probeJob = Array("{\"type\": \"probe\"}\n".utf8)
+    /// Background jobs dropped but not yet started, at most: twice the workers.
+    static let maximumWaitingLoad = 4
+
+    /// What one system's pickup run found.
+    struct Latency {
+        let p50: Double
+        let p99: Double
+        /// Background jobs per second actually produced (0 when idle).
+        let loadRate: Double
+    }
 
     static func run(_ context: BenchmarkContext) throws(BenchmarkFailure) {
         guard let stamp = context.tools.stamp.path else {
@@ -24,16 +36,19 @@ enum PickupScenario {
         for underLoad in [false, true] {
             let spool = try measure(context, .spool, stamp: stamp, underLoad: underLoad)
             var floor: (p50: BenchmarkFigure, p99: BenchmarkFigure)
+            var floorLoad = ""
             if context.tools.floor.path != nil {
                 let figures = try measure(context, .floor, stamp: stamp, underLoad: underLoad)
                 floor = (.value(figures.p50), .value(figures.p99))
+                floorLoad = ", floor \(Int(figures.loadRate))/s"
             } else {
                 floor = (.unavailable(context.tools.floor.reason!), .unavailable(context.tools.floor.reason!))
             }
             let name = underLoad ? "load" : "idle"
             let note =
                 underLoad
-                ? "background load at half each one's exec throughput"
+                ? "background stamp jobs: spool \(Int(spool.loadRate))/s\(floorLoad) (aiming at half the exec "
+                    + "throughput, at most \(maximumWaitingLoad) waiting)"
                 : "\(context.sizes.pickupProbes) probes, "
                     + BenchmarkFormat.fixed(context.sizes.pickupInterval * 1000, 0) + " ms apart, 2 workers"
             context.record(
@@ -50,7 +65,7 @@ enum PickupScenario {
     /// p50 and p99 of the pickup latency, in milliseconds, of one system.
     static func measure(
         _ context: BenchmarkContext, _ system: BenchmarkSystem, stamp: String, underLoad: Bool
-    ) throws(BenchmarkFailure) -> (p50: Double, p99: Double) {
+    ) throws(BenchmarkFailure) -> Latency {
         let loadRate = underLoad ? try throughput(of: system, context) / 2 : 0
         let name = "pickup-\(system.rawValue)-" + (underLoad ? "load" : "idle")
         let base = context.newPath(name)
@@ -97,9 +112,12 @@ enum PickupScenario {
             try systemCall { () throws(SystemError) in try FixtureFiles.create(staging + file, contents: probeJob) }
         }
         var load: JobStream?
+        let loadStarted = ProcessInfoLite.monotonicNow()
         if underLoad {
+            let started = StampCounter(path: stamps.path, prefix: "load-")
             let stream = JobStream(
-                queued: queued, staging: base + "-load-staging", prefix: "load", contents: probeJob, rate: loadRate)
+                queued: queued, staging: base + "-load-staging", prefix: "load", contents: probeJob
+            ) { elapsed in min(Int(elapsed * loadRate), started.count() + maximumWaitingLoad) }
             try stream.start()
             load = stream
             try context.sleep(0.5)
@@ -120,7 +138,8 @@ enum PickupScenario {
                 try FixtureFiles.move(staging + "/" + id + ".json", to: queued + "/" + id + ".json")
             }
         }
-        let loadJobs = try load?.stop()
+        let loadJobs = try load?.stop() ?? 0
+        let achievedRate = Double(loadJobs) / (ProcessInfoLite.monotonicNow() - loadStarted)
         var started: [String: Int64] = [:]
         try context.waitUntil("every probe of \(name) to run", timeout: 120, interval: 0.02) {
             () throws(BenchmarkFailure) in
@@ -135,8 +154,11 @@ enum PickupScenario {
         let latencies = landed.map { id, time in Double(started[id]! - time) / 1_000_000 }
         let p50 = Percentile.nearestRank(0.5, of: latencies)!
         let p99 = Percentile.nearestRank(0.99, of: latencies)!
-        if let loadJobs { context.progress("  \(system.rawValue): \(loadJobs) load jobs at \(Int(loadRate))/s") }
-        return (p50, p99)
+        if underLoad {
+            context.progress(
+                "  \(system.rawValue): \(loadJobs) load jobs at \(Int(achievedRate))/s (aim \(Int(loadRate))/s)")
+        }
+        return Latency(p50: p50, p99: p99, loadRate: underLoad ? achievedRate : 0)
     }
 
     /// Exec no-op jobs per second of a system with 2 workers: as `exec-noop` measured it, or

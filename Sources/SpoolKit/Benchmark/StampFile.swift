@@ -1,3 +1,5 @@
+import Synchronization
+
 /// The file the stamp probe appends to: one line `JOB-ID CLOCK_REALTIME-NANOSECONDS` per
 /// handler start (`bench/stamp.c`). Lines of several handlers never mix (each is one write
 /// under O_APPEND).
@@ -37,5 +39,36 @@ enum Percentile {
         let sorted = values.sorted()
         let rank = Int((fraction * Double(sorted.count)).rounded(.up))
         return sorted[min(max(rank, 1), sorted.count) - 1]
+    }
+}
+
+/// Counts the stamps of jobs whose id starts with a prefix as the stamp file grows, reading
+/// only what was appended since the last look: how many background jobs have started, for a
+/// producer that must not run ahead of the processor.
+final class StampCounter: Sendable {
+    private let path: String
+    private let prefix: [UInt8]
+    private let state = Mutex<(offset: Int, count: Int)>((0, 0))
+
+    init(path: String, prefix: String) {
+        self.path = path
+        self.prefix = Array(prefix.utf8)
+    }
+
+    /// The stamps with the prefix so far.
+    func count() -> Int {
+        state.withLock { state in
+            let size = FixtureFiles.size(path)
+            guard size > state.offset else { return state.count }
+            let bytes = FixtureFiles.read(path, from: state.offset, maximum: size - state.offset)
+            guard let lastNewline = bytes.lastIndex(of: 10) else { return state.count }
+            var start = 0
+            for index in 0...lastNewline where bytes[index] == 10 {
+                if bytes[start..<index].starts(with: prefix) { state.count += 1 }
+                start = index + 1
+            }
+            state.offset += lastNewline + 1
+            return state.count
+        }
     }
 }
