@@ -274,3 +274,14 @@ extension FileSystem {
         return (try? fd.readAll(limit: limit, path: path)) ?? []
     }
 }
+
+extension FileSystem {
+    /// Whether `path` names a directory, following symbolic links (stat(2)): for a directory a
+    /// user names on the command line.
+    public static func isDirectory(_ path: String) -> Bool {
+        var raw = stat()
+        let statusOf: (UnsafePointer<CChar>, UnsafeMutablePointer<stat>) -> Int32 = Glibc.stat(_:_:)
+        guard case .success = retryingInterrupts({ statusOf(path, &raw) }) else { return false }
+        return raw.st_mode & S_IFMT == S_IFDIR
+    }
+}
