@@ -15,8 +15,6 @@ int spool_syncfs(int fd) { return syncfs(fd); }
 
 int spool_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
 
-int spool_syncfs(int fd) { return syncfs(fd); }
-
 int spool_pidfd_open(pid_t pid) {
 #ifdef SYS_pidfd_open
     return (int)syscall(SYS_pidfd_open, pid, 0);

@@ -20,8 +20,6 @@ int spool_pipe_cloexec(int fds[2]);
 /// pidfd_open(2): a descriptor that becomes readable when the process exits; -1/ENOSYS on old kernels.
 int spool_pidfd_open(pid_t pid);
 
-/// syncfs(2): flushes the whole file system that holds `fd` (benchmark set-up).
-int spool_syncfs(int fd);
 
 /// What spool_spawn starts: argv[0] is tried at each of `candidates` in turn (the caller
 /// resolves PATH), with `descriptors[i]` as the child's descriptor i and nothing else open,

@@ -100,7 +100,10 @@ final class BenchmarkContext {
 
     /// Starts `spool ARGUMENTS` with this executable.
     func startSpool(_ arguments: [String], name: String) throws(BenchmarkFailure) -> BenchmarkProcess {
-        try start([executable] + arguments, name: name)
+        // The benchmark's handlers (/bin/true, the stamp probe) run as whoever runs the
+        // benchmark; as root that must be asked for, as the floor and the peers run them as root too.
+        let asRoot = arguments.first == "run" && UserDatabase.effectiveUserID == 0 ? ["--allow-root-handlers"] : []
+        return try start([executable] + arguments + asRoot, name: name)
     }
 
     /// Runs `spool ARGUMENTS` to its end, which must be exit status 0 within `timeout` seconds.

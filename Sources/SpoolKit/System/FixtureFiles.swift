@@ -33,9 +33,9 @@ enum FixtureFiles {
     /// Flushes the whole file system that holds `path` (syncfs(2)), so that a set-up's dirty
     /// pages are not written back during the measurement that follows.
     static func syncFileSystem(containing path: String) throws(SystemError) {
-        let descriptor = try retryingInterrupts { Glibc.open(path, O_RDONLY | O_CLOEXEC) }.orThrow("open", path: path)
-        defer { _ = Glibc.close(descriptor) }
-        _ = try retryingInterrupts { spool_syncfs(descriptor) }.orThrow("syncfs", path: path)
+        let descriptor = try FileSystem.open(path, O_RDONLY)
+        defer { descriptor.close() }
+        try FileSystem.syncFileSystem(descriptor, covering: [], root: path)
     }
 
     /// Up to `maximum` bytes of a file from `offset` (pread(2)); fewer at its end, none when the
