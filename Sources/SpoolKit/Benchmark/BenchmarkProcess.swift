@@ -159,6 +159,11 @@ final class BenchmarkProcess {
         String(decoding: FixtureFiles.read(outputPath, from: 0, maximum: 16 << 20), as: UTF8.self)
     }
 
+    /// Its standard error so far (the first 16 MiB).
+    var standardError: String {
+        String(decoding: FixtureFiles.read(errorPath, from: 0, maximum: 16 << 20), as: UTF8.self)
+    }
+
     /// The last lines of its standard error, for a failure's message (empty when it wrote none).
     func errorTail(lines: Int = 4) -> String {
         let size = FixtureFiles.size(errorPath)

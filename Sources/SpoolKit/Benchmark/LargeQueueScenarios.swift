@@ -6,8 +6,10 @@ enum LargeQueueScenarios {
 
     /// `queued-1m`: jobs queued beforehand, whose handler is the stamp probe. Measured: from
     /// the spawn of `spool run` to the first stamp (the first handler start); the processor's
-    /// peak RSS (its VmHWM just before SIGTERM, half a second after that first start, or wait4's
-    /// ru_maxrss, whichever is larger); the wall time of `spool stats` on that spool afterwards.
+    /// peak RSS once it has read the whole queue (dispatch starts before that: the full run
+    /// waits for its "indexed N queued job(s)" line, the quick one half a second), as its VmHWM
+    /// just before SIGTERM or wait4's ru_maxrss, whichever is larger; the wall time of
+    /// `spool stats` on that spool afterwards.
     static func queued(_ context: BenchmarkContext) throws(BenchmarkFailure) {
         let count = context.sizes.queuedJobs
         let label = BenchmarkSizes.short(count)
@@ -33,6 +35,13 @@ enum LargeQueueScenarios {
             return first != nil
         }
         try context.sleep(0.5)
+        if !context.quick {
+            try context.waitUntil("the whole queue of \(label) jobs indexed", timeout: 600, interval: 0.1) {
+                () throws(BenchmarkFailure) in
+                try PickupScenario.ensureRunning(processor)
+                return processor.standardError.contains("indexed ")
+            }
+        }
         let sampled = processor.peakResidentBytes ?? 0
         let outcome = try processor.stop(grace: 60)
         guard outcome.termination == .exited(0) else {

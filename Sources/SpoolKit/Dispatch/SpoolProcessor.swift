@@ -133,7 +133,14 @@ public final class SpoolProcessor: Sendable {
         var control = ControlLoop(store: store, queue: queue, running: running)
         control.apply()
         var intake = IntakeLoop(store: store, queue: queue, summary: summary)
-        intake.examine(watcher.scan())
+        let scanStarted = ProcessInfoLite.monotonicNow()
+        let indexedAtStart = intake.examineAll(watcher) { !stopRequested.load(ordering: .sequentiallyConsistent) }
+        let scanSeconds = ProcessInfoLite.monotonicNow() - scanStarted
+        if scanSeconds >= 1 {
+            // A long first look (a large backlog): say when it ended, as dispatch began long before.
+            Diagnostics.info(
+                "indexed \(indexedAtStart) queued job(s) in \(JobRunner.seconds(scanSeconds)) (dispatch began at once)")
+        }
         let rescanInterval = options.pollInterval ?? configuration.rescanInterval
         var nextRescan = ProcessInfoLite.monotonicNow() + rescanInterval
         let metricsFile = (options.metricsFile ?? configuration.metricsFile).map {
@@ -201,7 +208,7 @@ public final class SpoolProcessor: Sendable {
                     settleParents(of: pass, store)
                     // A cancel request may wait for a job that recovery just put back.
                     if !pass.moved.isEmpty { control.apply() }
-                    if pass.moved.isEmpty && pass.awaitingOrphanedHandlers == 0 && intake.examine(watcher.scan()) == 0
+                    if pass.moved.isEmpty && pass.awaitingOrphanedHandlers == 0 && intake.examineAll(watcher) == 0
                         && queue.load == (0, 0) && !intake.hasUnsettled
                     {
                         break
@@ -227,7 +234,7 @@ public final class SpoolProcessor: Sendable {
                 if changes.needsRescan {
                     Diagnostics.info("inotify lost events (queue overflow or directory replaced); rescanned queued/")
                 }
-                intake.examine(watcher.scan())
+                intake.examineAll(watcher) { !stopRequested.load(ordering: .sequentiallyConsistent) }
                 nextRescan = ProcessInfoLite.monotonicNow() + rescanInterval
             }
         }
@@ -340,6 +347,22 @@ struct IntakeLoop {
     /// Jobs read before the workers get them: large enough that the queue's lock is not taken
     /// per job, small enough that the first job starts within milliseconds.
     static let handOverSlice = 256
+
+    /// Examines everything in `queued/`, read and handed over a slice at a time; returns how
+    /// many jobs were newly indexed.
+    /// Stops early (a shutdown) when `goOn` turns false.
+    @discardableResult
+    mutating func examineAll(_ watcher: QueueWatcher, while goOn: () -> Bool = { true }) -> Int {
+        var indexed = 0
+        watcher.scan(inSlicesOf: Self.scanSlice) { names in
+            indexed += examine(names)
+            return goOn()
+        }
+        return indexed
+    }
+
+    /// Names read from `queued/` before they are examined.
+    static let scanSlice = 4096
 
     /// Looks again at files that were not parseable a moment ago.
     mutating func retryUnsettled() {

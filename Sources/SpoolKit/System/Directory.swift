@@ -54,16 +54,28 @@ extension String {
 extension FileSystem {
     /// Lists a directory (opendir(3)/readdir(3)), without `.` and `..`.
     static func listDirectory(_ path: String) throws(SystemError) -> [DirectoryEntry] {
+        var entries: [DirectoryEntry] = []
+        try forEachEntry(in: path) { entry in
+            entries.append(entry)
+            return true
+        }
+        return entries
+    }
+
+    /// Calls `body` with each entry of a directory as readdir(3) returns it, without `.` and
+    /// `..`, holding none of them: a directory of a million entries costs no more memory than
+    /// one of ten. Entries added or removed meanwhile may or may not be seen. Stops early when
+    /// `body` returns false.
+    static func forEachEntry(in path: String, _ body: (DirectoryEntry) -> Bool) throws(SystemError) {
         guard let stream = opendir(path) else {
             throw SystemError("list directory", path: path, code: errno)
         }
         defer { closedir(stream) }
-        var entries: [DirectoryEntry] = []
         while true {
             errno = 0
             guard let entry = readdir(stream) else {
                 if errno != 0 { throw SystemError("list directory", path: path, code: errno) }
-                return entries
+                return
             }
             let rawName: [UInt8] = withUnsafeBytes(of: &entry.pointee.d_name) { buffer in
                 Array(buffer.prefix { $0 != 0 })
@@ -80,7 +92,7 @@ extension FileSystem {
             case Int32(DT_BLK): kind = .blockDevice
             default: kind = nil
             }
-            entries.append(DirectoryEntry(rawName: rawName, kindHint: kind))
+            if !body(DirectoryEntry(rawName: rawName, kindHint: kind)) { return }
         }
     }
 

@@ -147,12 +147,16 @@ final class QueueWatcher: @unchecked Sendable {
         return status.kind != .regular || status.linkCount > 1
     }
 
-    /// Every entry of the directory, and of each batch subdirectory as `PARENT/NAME` (the
-    /// truth that events only hint at). Batch subdirectories get their watches here too.
-    func scan() -> [[UInt8]] {
+    /// Every entry of the directory, and of each batch subdirectory as `PARENT/NAME` (the truth
+    /// that events only hint at); batch subdirectories get their watches here too. Handed to
+    /// `body` a slice of names at a time while the directory is read: a queue of a million jobs
+    /// is never held as one list of names, and the first slice is dispatched while the rest is
+    /// read. Stops early when `body` returns false.
+    func scan(inSlicesOf size: Int, _ body: ([[UInt8]]) -> Bool) {
         var names: [[UInt8]] = []
         var present = Set<String>()
-        for entry in (try? FileSystem.listDirectory(directory)) ?? [] {
+        var stopped = false
+        try? FileSystem.forEachEntry(in: directory) { entry in
             if entry.kindHint == .directory || entry.kindHint == nil,
                 let parent = Self.batchDirectoryName(entry.rawName),
                 (try? FileSystem.statusNotFollowing(directory + "/" + parent))?.kind == .directory
@@ -162,12 +166,23 @@ final class QueueWatcher: @unchecked Sendable {
             } else {
                 names.append(entry.rawName)
             }
+            if names.count >= size {
+                let goOn = body(names)
+                names.removeAll(keepingCapacity: true)
+                if !goOn {
+                    stopped = true
+                    return false
+                }
+            }
+            return true
         }
+        if !names.isEmpty && !stopped { _ = body(names) }
+        // A stopped scan saw only part of the directory: it says nothing of the others.
+        guard !stopped else { return }
         for (parent, watch) in batchWatchByParent where !present.contains(parent) {
             inotify?.removeWatch(watch)
             forgetBatchWatch(watch, parent: parent)
         }
-        return names
     }
 
     /// The parent id a subdirectory of `queued/` belongs to, when its name makes it a batch
