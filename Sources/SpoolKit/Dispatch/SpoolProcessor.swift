@@ -136,7 +136,7 @@ public final class SpoolProcessor: Sendable {
         let scanStarted = ProcessInfoLite.monotonicNow()
         let indexedAtStart = intake.examineAll(watcher) { !stopRequested.load(ordering: .sequentiallyConsistent) }
         let scanSeconds = ProcessInfoLite.monotonicNow() - scanStarted
-        if scanSeconds >= 1 {
+        if scanSeconds >= 1 || indexedAtStart >= 10_000 {
             // A long first look (a large backlog): say when it ended, as dispatch began long before.
             Diagnostics.info(
                 "indexed \(indexedAtStart) queued job(s) in \(JobRunner.seconds(scanSeconds)) (dispatch began at once)")
