@@ -9,23 +9,7 @@ import Testing
 struct StorageErrorTests {
     /// Runs `spool` with extra environment variables; returns (status, stdout, stderr).
     static func run(_ arguments: [String], environment: [String: String]) throws -> (Int32, String, String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: TestSpool.binary)
-        process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        let output = Pipe()
-        let error = Pipe()
-        process.standardOutput = output
-        process.standardError = error
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        let errorData = error.fileHandleForReading.readDataToEndOfFile()
-        let outputData = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (
-            process.terminationStatus, String(decoding: outputData, as: UTF8.self),
-            String(decoding: errorData, as: UTF8.self)
-        )
+        try TestSpool.execute(TestSpool.binary, arguments, environment: environment)
     }
 
     /// Starts `spool run` on `root` with its standard error in `errorPath` and optional faults.

@@ -238,3 +238,30 @@ final class Locked<Value>: @unchecked Sendable {
         lock.unlock()
     }
 }
+
+extension TestSpool {
+    /// Runs a program to completion, with extra environment variables; (status, stdout, stderr).
+    static func execute(_ program: String, _ arguments: [String], environment: [String: String] = [:]) throws -> (
+        Int32, String, String
+    ) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: program)
+        process.arguments = arguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
+        let output = Pipe()
+        let error = Pipe()
+        process.standardOutput = output
+        process.standardError = error
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        let errorData = error.fileHandleForReading.readDataToEndOfFile()
+        let outputData = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (
+            process.terminationStatus, String(decoding: outputData, as: UTF8.self),
+            String(decoding: errorData, as: UTF8.self)
+        )
+    }
+}
