@@ -68,12 +68,13 @@ final class TestSpool: @unchecked Sendable {
             arguments + ["--spool", root], input: input, environment: environment, allowRootHandlers: allowRootHandlers)
     }
 
+    /// Runs `program` (the `spool` binary unless given) to completion.
     static func run(
         _ arguments: [String], input: String? = nil, environment: [String: String] = [:],
-        allowRootHandlers: Bool = true
+        allowRootHandlers: Bool = true, program: String = binary
     ) throws -> Result {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
+        process.executableURL = URL(fileURLWithPath: program)
         process.arguments = allowRootHandlers ? allowingRootHandlers(arguments) : arguments
         if !environment.isEmpty {
             process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
@@ -244,24 +245,7 @@ extension TestSpool {
     static func execute(_ program: String, _ arguments: [String], environment: [String: String] = [:]) throws -> (
         Int32, String, String
     ) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: program)
-        process.arguments = arguments
-        if !environment.isEmpty {
-            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        }
-        let output = Pipe()
-        let error = Pipe()
-        process.standardOutput = output
-        process.standardError = error
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        let errorData = error.fileHandleForReading.readDataToEndOfFile()
-        let outputData = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (
-            process.terminationStatus, String(decoding: outputData, as: UTF8.self),
-            String(decoding: errorData, as: UTF8.self)
-        )
+        let result = try run(arguments, environment: environment, allowRootHandlers: false, program: program)
+        return (result.status, result.standardOutput, result.standardError)
     }
 }
