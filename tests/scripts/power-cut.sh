@@ -82,7 +82,21 @@ for fs in $filesystems; do
             if [ "$tries" -ge 100 ]; then echo "power-cut $fs: cannot unmount after a cut" >&2; exit 2; fi
             sleep 0.1
         done
-        mount -o loop "$work/image" "$mnt"
+        # The loop device of the cut mount is released asynchronously after the unmount; a
+        # mount made before that can land on the old device and share its shut-down superblock
+        # (every read then fails with EIO). Wait for the release, and mount again if it happened.
+        remounts=0
+        while :; do
+            tries=0
+            while [ -n "$(losetup -j "$work/image" 2>/dev/null)" ] && [ "$tries" -lt 100 ]; do
+                tries=$((tries + 1))
+                sleep 0.1
+            done
+            mount -o loop "$work/image" "$mnt"
+            if cat "$spool/spool.json" >/dev/null 2>"$work/unreadable" || [ "$remounts" -ge 3 ]; then break; fi
+            remounts=$((remounts + 1))
+            umount "$mnt" 2>/dev/null || true
+        done
         if ! cat "$spool/spool.json" >/dev/null 2>"$work/unreadable"; then
             echo "power-cut $fs #$i: remount unreadable: $(cat "$work/unreadable")" >&2
             ls -la "$mnt" "$spool" >&2 2>&1 || true
