@@ -11,14 +11,35 @@
 #
 # Prints jobs/s per mode and round, then the ratio durable / unbatched of the medians. Set SPOOL_BIN
 # to skip the build. The spools live under $BENCH_DIR (default /tmp): the file system measured.
+# IMAGE=ext4 (or xfs) measures on a fresh 2 GiB loop image of that file system instead, made with
+# mkfs and mounted for the run (root only; ext4 with its default journal).
 set -eu
 cd "$(dirname "$0")/.."
 jobs=${1:-3000}
 workers=${2:-8}
 rounds=${3:-2}
 . bench/release-binary.sh
-work=$(mktemp -d "${BENCH_DIR:-/tmp}/spool-durability-bench.XXXXXX")
-trap 'rm -rf "$work"' EXIT
+base=${BENCH_DIR:-/tmp}
+image=""
+mountpoint=""
+cleanup() {
+    rm -rf "$work"
+    if [ -n "$mountpoint" ]; then umount "$mountpoint" 2>/dev/null || true; rmdir "$mountpoint"; fi
+    if [ -n "$image" ]; then rm -f "$image"; fi
+}
+work=""
+trap cleanup EXIT
+if [ -n "${IMAGE:-}" ]; then
+    if [ "$(id -u)" != 0 ]; then echo "IMAGE=$IMAGE needs root (mount)" >&2; exit 77; fi
+    command -v "mkfs.$IMAGE" >/dev/null || { echo "mkfs.$IMAGE is not installed" >&2; exit 69; }
+    image=$(mktemp "$base/spool-durability-$IMAGE.XXXXXX.img")
+    truncate -s 2G "$image"
+    if [ "$IMAGE" = xfs ]; then mkfs.xfs -q -f "$image"; else "mkfs.$IMAGE" -q -F "$image"; fi
+    mountpoint=$(mktemp -d "$base/spool-durability-mnt.XXXXXX")
+    mount -o loop "$image" "$mountpoint"
+    base=$mountpoint
+fi
+work=$(mktemp -d "$base/spool-durability-bench.XXXXXX")
 
 measure() {  # $1: mode; prints jobs/s of one drain
     spool="$work/$1"

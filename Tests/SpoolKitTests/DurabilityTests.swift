@@ -5,6 +5,13 @@ import Testing
 
 @Suite("Durability modes and the group committer")
 struct DurabilityTests {
+    /// A fresh directory for one test (the caller removes it).
+    static func scratchDirectory() throws -> String {
+        let directory = NSTemporaryDirectory() + "spool-commit-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        return directory
+    }
+
     @Test("spool.json: durability defaults to durable, accepts relaxed, refuses anything else")
     func configuration() throws {
         #expect(try SpoolConfiguration(parsing: Array("{}".utf8), path: "s").durability == .durable)
@@ -34,8 +41,7 @@ struct DurabilityTests {
 
     @Test("concurrent commits all return once flushed, sharing flushes")
     func concurrentCommits() throws {
-        let directory = NSTemporaryDirectory() + "spool-commit-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let directory = try Self.scratchDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let committer = GroupCommitter()
         let threads = 16
@@ -56,8 +62,7 @@ struct DurabilityTests {
 
     @Test("with the spool's root, a group of several paths is flushed by one syncfs; one path by fsync")
     func fileSystemSync() throws {
-        let directory = NSTemporaryDirectory() + "spool-commit-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let directory = try Self.scratchDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let committer = GroupCommitter(root: directory)
         let file = directory + "/job.json"
@@ -116,6 +121,32 @@ struct DurabilityTests {
         return process.terminationStatus
     }
 
+    @Test("a deferred commit's callback runs only after a flush that began after the request")
+    func deferredCommits() throws {
+        let directory = try Self.scratchDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let committer = GroupCommitter(root: directory)
+        let early = Locked(0)
+        let called = Locked(0)
+        let requests = 2_000
+        DispatchQueue.concurrentPerform(iterations: 8) { thread in
+            for step in 0..<(requests / 8) {
+                let path = directory + "/f-\(thread)-\(step)"
+                _ = FileManager.default.createFile(atPath: path, contents: Data("x".utf8))
+                // Requests made while flush N runs belong to flush N + 1 or later.
+                let startedBefore = committer.flushProgress.started
+                committer.commitLater([path]) { failure in
+                    if failure != nil || committer.flushProgress.ended <= startedBefore { early.withLock { $0 += 1 } }
+                    called.withLock { $0 += 1 }
+                }
+            }
+        }
+        let deadline = Date(timeIntervalSinceNow: 60)
+        while called.withLock({ $0 }) < requests && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
+        #expect(called.withLock { $0 } == requests)
+        #expect(early.withLock { $0 } == 0)
+    }
+
     @Test("a failed flush is reported to every caller of its group, and the committer goes on")
     func failedFlush() throws {
         let committer = GroupCommitter()
@@ -123,5 +154,92 @@ struct DurabilityTests {
         #expect(throws: SystemError.self) { try committer.commit(["/proc/self/status/below-a-file"]) }
         try committer.commit([NSTemporaryDirectory()])
         try committer.commit(["/nonexistent-spool-path-\(UUID().uuidString)"])
+    }
+
+    @Test("a start under group commit: the handler reads the running record at once, it lands after its commit, recovery never takes the job meanwhile")
+    func recordLanding() throws {
+        let directory = NSTemporaryDirectory() + "spool-landing-" + JobID.randomSuffix(8)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let spool = try Spool.create(directory)
+        let layout = spool.layout
+        let identity = try ProcessorIdentity(layout: layout)
+        defer { identity.release() }
+        let store = JobStore(spool: spool, processor: identity, inProcessTypes: ["work"])
+        // Another processor's recovery pass, as it would run beside this one.
+        let otherIdentity = try ProcessorIdentity(layout: layout)
+        defer { otherIdentity.release() }
+        let other = JobStore(spool: spool, processor: otherIdentity, inProcessTypes: ["work"])
+        func processingRecord(_ id: String) throws -> JobRecord {
+            try JobRecord(parsing: FileSystem.readFile(layout.jobPath(id, in: .processing)), path: id)
+        }
+        func start(_ id: String) throws -> (record: JobRecord, landing: RecordLanding, input: FileDescriptor) {
+            guard case .claimed(let claimed) = store.claim(id) else {
+                throw SystemError("claim", path: id, code: ErrnoCode.tryAgain)
+            }
+            // A committer that lingers half a second, so the landing is still pending while we look.
+            return try store.beginLanding(claimed, committer: GroupCommitter(maximumDelay: 0.5))
+        }
+
+        let landed = try store.submit(JobRecord(fields: JSONObject([("type", .string("work"))])))
+        let first = try start(landed)
+        defer { first.input.close() }
+        let input = try JobRecord(parsing: first.input.readAll(limit: 1 << 20, path: "input"), path: "input")
+        #expect(input.status == "running" && input.attempts == 1 && input.processorName == identity.name)
+        #expect(try processingRecord(landed).processorName == nil)
+        #expect(other.recoverOrphans().moved.isEmpty)
+        #expect(first.landing.waitUntilSettled() == .landed)
+        let after = try processingRecord(landed)
+        #expect(after.status == "running" && after.attempts == 1 && after.processorName == identity.name)
+        #expect(other.recoverOrphans().moved.isEmpty)
+
+        // A landing that fails (its staged record vanished before the flush) leaves the claimed
+        // file, still locked by the claim until the job leaves processing/; then recovery can have it.
+        let failing = try store.submit(JobRecord(fields: JSONObject([("type", .string("work"))])))
+        let second = try start(failing)
+        defer { second.input.close() }
+        let staged = try FileManager.default.contentsOfDirectory(atPath: layout.temporaryDirectory)
+            .filter { $0.hasPrefix(failing + ".") }
+        #expect(staged.count == 1)
+        for name in staged { try FileManager.default.removeItem(atPath: layout.temporaryDirectory + "/" + name) }
+        #expect(second.landing.waitUntilSettled() == .failed)
+        #expect(try processingRecord(failing).processorName == nil)
+        #expect(other.recoverOrphans().moved.isEmpty)
+        second.landing.jobLeftProcessing()
+        let recovered = other.recoverOrphans().moved
+        #expect(recovered.map(\.id) == [failing] && recovered.first?.state == .queued)
+
+        // Its processor dies before the running record lands: recovery finds the staged record
+        // and counts the attempt, as if it had landed.
+        let dyingIdentity = try ProcessorIdentity(layout: layout)
+        let dying = JobStore(spool: spool, processor: dyingIdentity, inProcessTypes: ["work"])
+        let orphan = try dying.submit(JobRecord(fields: JSONObject([("type", .string("work"))])))
+        guard case .claimed(let claimed) = dying.claim(orphan) else {
+            Issue.record("could not claim \(orphan)")
+            return
+        }
+        let third = try dying.beginLanding(claimed, committer: GroupCommitter(maximumDelay: 1))
+        third.input.close()
+        dyingIdentity.release()
+        third.landing.jobLeftProcessing()  // its claim lock goes with the process
+        let adopted = other.recoverOrphans().moved
+        #expect(adopted.map(\.id) == [orphan] && adopted.first?.state == .queued)
+        let requeued = try JobRecord(parsing: FileSystem.readFile(layout.jobPath(orphan, in: .queued)), path: orphan)
+        #expect(requeued.attempts == 1)
+        #expect(requeued.error?.contains("stopped during attempt 1") == true)
+        // Nothing of the staged record is left to land over the requeued job.
+        #expect(third.landing.waitUntilSettled() == .failed)
+        #expect(!FileSystem.exists(layout.jobPath(orphan, in: .processing)))
+    }
+
+    @Test("staging names are recognised for their own label only, even when ids contain dots")
+    func stagingNames() throws {
+        let layout = SpoolLayout(root: "/spool")
+        let name = { (label: String) in String(layout.temporaryPath(label).split(separator: "/").last!) }
+        #expect(layout.isTemporaryName(name("a.b"), for: "a.b"))
+        #expect(!layout.isTemporaryName(name("a.b"), for: "a"))
+        #expect(layout.isTemporaryName(name("p/3"), for: "p/3"))
+        #expect(!layout.isTemporaryName(name("result-a"), for: "a"))
+        #expect(!layout.isTemporaryName("a.1-2.3.tmp.x", for: "a"))
+        #expect(!layout.isTemporaryName("a.x-2.3.tmp", for: "a"))
     }
 }

@@ -11,12 +11,16 @@ final class JobRunner: Sendable {
     let batches: BatchMonitor
     /// Tells the forwarder that an outbox has something to send.
     let wakeForwarder: @Sendable () -> Void
+    /// Where finishes go under group commit, so that the worker starts the next job while this
+    /// one waits for its commit (nil: the worker finishes each job itself).
+    let finishing: FinishingPool?
 
     init(
         store: JobStore, handlers: [String: any JobHandler], running: RunningJobs, summary: Locked<RunSummary>,
-        batches: BatchMonitor, wakeForwarder: @escaping @Sendable () -> Void = {}
+        batches: BatchMonitor, finishing: FinishingPool? = nil, wakeForwarder: @escaping @Sendable () -> Void = {}
     ) {
         self.wakeForwarder = wakeForwarder
+        self.finishing = finishing
         self.store = store
         self.batches = batches
         self.handlers = handlers
@@ -28,7 +32,11 @@ final class JobRunner: Sendable {
 
     private var layout: SpoolLayout { store.layout }
 
-    func run(_ entry: IndexEntry) {
+    /// Runs the job of `entry`; calls `release` once the job has left this processor's hands
+    /// (possibly later, on a finishing thread, when the finish was handed over).
+    func run(_ entry: IndexEntry, release: @escaping @Sendable () -> Void) {
+        var handedOver = false
+        defer { if !handedOver { release() } }
         let claimed: ClaimedJob
         switch store.claim(entry.id) {
         case .gone: return
@@ -53,17 +61,27 @@ final class JobRunner: Sendable {
         }
         let id = claimed.id
         let record: JobRecord
-        do { record = try store.begin(claimed) } catch {
+        var landing: RecordLanding?
+        var recordInput: FileDescriptor?
+        do throws(SystemError) {
+            if finishing != nil, let committer = store.commits.groupCommitter {
+                let started = try store.beginLanding(claimed, committer: committer)
+                (record, landing, recordInput) = (started.record, started.landing, started.input)
+            } else {
+                record = try store.begin(claimed)
+            }
+        } catch {
             // The job stays in processing/ unowned; recovery puts it back in queued/.
             Diagnostics.warn("could not start job \(id): \(error)")
             return
         }
+        defer { recordInput?.close() }
         let configuration = store.spool.configuration
         let handlerConfiguration = configuration.handlers[record.type]
         guard let handler = handlers[record.type] else {
             finish(
                 id, record, .failure(reason: "no handler for type \"\(record.type)\"", exitCode: nil, signal: nil),
-                resultPath: nil, started: ProcessInfoLite.monotonicNow())
+                resultPath: nil, started: ProcessInfoLite.monotonicNow(), landing: landing)
             return
         }
         let resultTemporary = layout.temporaryPath("result-" + id)
@@ -72,15 +90,17 @@ final class JobRunner: Sendable {
             Diagnostics.warn("could not create the result file of job \(id): \(error)")
             finish(
                 id, record, .temporaryFailure("could not create the result file: \(error)"), resultPath: nil,
-                started: ProcessInfoLite.monotonicNow())
+                started: ProcessInfoLite.monotonicNow(), landing: landing)
             return
         }
         let notifications = handlerConfiguration?.notifications
         Notifier.notify("start", settings: notifications, layout: layout, id: id, record: record)
-        let progress = ProgressRecorder(store: store, id: id, record: record, notifications: notifications)
+        let progress = ProgressRecorder(
+            store: store, id: id, record: record, notifications: notifications, landing: landing)
         let context = HandlerContext(
             resultOutput: resultOutput, resultTemporaryPath: resultTemporary, killGrace: configuration.killGrace,
-            layout: layout, id: id, processorLock: store.processor?.lock, progressSink: { progress.report($0) })
+            layout: layout, id: id, processorLock: store.processor?.lock, recordInput: recordInput,
+            progressSink: { progress.report($0) })
         let timeout = Self.effectiveTimeout(job: record.timeout, handler: handlerConfiguration?.timeout)
         let invocation = HandlerInvocation(
             id: id, type: record.type, attempt: record.attempts, record: record,
@@ -96,7 +116,16 @@ final class JobRunner: Sendable {
         let result = handler.run(invocation, context: context)
         running.unregister(id)
         resultOutput.close()
-        finish(id, progress.close(), result, resultPath: resultTemporary, started: started)
+        let finalRecord = progress.close()
+        if let finishing {
+            handedOver = true
+            finishing.submit { [self, landing] in
+                finish(id, finalRecord, result, resultPath: resultTemporary, started: started, landing: landing)
+                release()
+            }
+            return
+        }
+        finish(id, finalRecord, result, resultPath: resultTemporary, started: started, landing: landing)
     }
 
     /// A job's own timeout may only lower its type's.
@@ -110,8 +139,12 @@ final class JobRunner: Sendable {
 
     /// Records the outcome and moves the job: done, failed, or back to queued for a retry.
     private func finish(
-        _ id: String, _ record: JobRecord, _ result: HandlerResult, resultPath: String?, started: Double
+        _ id: String, _ record: JobRecord, _ result: HandlerResult, resultPath: String?, started: Double,
+        landing: RecordLanding? = nil
     ) {
+        // The running record lands before the outcome's replaces it (never the other way round).
+        landing?.waitUntilSettled()
+        defer { landing?.jobLeftProcessing() }
         var record = record
         let configuration = store.spool.configuration
         let handlerConfiguration = configuration.handlers[record.type]
@@ -289,9 +322,15 @@ final class ProgressRecorder: Sendable {
     private let id: String
     private let state: Mutex<State>
     private let notifications: NotificationSettings?
+    /// The running record on its way into processing/: a progress write waits for it.
+    private let landing: RecordLanding?
     static let minimumInterval = 0.25
 
-    init(store: JobStore, id: String, record: JobRecord, notifications: NotificationSettings? = nil) {
+    init(
+        store: JobStore, id: String, record: JobRecord, notifications: NotificationSettings? = nil,
+        landing: RecordLanding? = nil
+    ) {
+        self.landing = landing
         self.store = store
         self.id = id
         self.state = Mutex(State(record: record))
@@ -338,6 +377,7 @@ final class ProgressRecorder: Sendable {
             state.pending = nil
             guard changed else { return nil }
             state.lastWritten = now
+            landing?.waitUntilSettled()
             do { try store.rewriteProcessing(id, state.record) } catch {
                 Diagnostics.warn("could not record the progress of job \(id): \(error)")
             }

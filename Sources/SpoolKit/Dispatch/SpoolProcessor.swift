@@ -81,9 +81,12 @@ public final class SpoolProcessor: Sendable {
         forwarder?.start()
         store.outboxFilled.withLock { $0 = { forwarder?.wake() } }
         defer { forwarder?.stop() }
+        let workerCount = max(1, options.workers)
+        let finishing = store.commits.groupCommitter != nil ? FinishingPool.forWorkers(workerCount) : nil
+        defer { finishing?.stop() }
         let runner = JobRunner(
             store: store, handlers: handlers, running: running, summary: summary, batches: batches,
-            wakeForwarder: { forwarder?.wake() })
+            finishing: finishing, wakeForwarder: { forwarder?.wake() })
         let limits = configuration.handlers.compactMapValues(\.concurrency)
         let queue = WorkQueue(concurrencyLimits: limits)
         let watcher = try QueueWatcher(
@@ -114,14 +117,12 @@ public final class SpoolProcessor: Sendable {
                     + "they will be recovered when those end")
         }
 
-        let workerCount = max(1, options.workers)
         let finishedWorkers = DispatchGroup()
         for number in 0..<workerCount {
             finishedWorkers.enter()
             let thread = Thread {
                 while let entry = queue.next() {
-                    runner.run(entry)
-                    queue.finished(entry)
+                    runner.run(entry) { queue.finished(entry) }
                 }
                 finishedWorkers.leave()
             }
@@ -247,6 +248,7 @@ public final class SpoolProcessor: Sendable {
             running.requestStopOfAll(.shutdown)
         }
         finishedWorkers.wait()
+        finishing?.stop()
         if metricsFile != nil { writeMetrics() }
         var result = summary.withLock { $0 }
         result.seconds = ProcessInfoLite.monotonicNow() - began

@@ -77,7 +77,7 @@ public struct ExecHandler: JobHandler {
         let log: FileDescriptor
         let channels: HandlerChannels
         do {
-            input = try FileSystem.openForReadingSafely(invocation.recordPath)
+            input = try context.openRecord(invocation)
         } catch {
             return .failure(reason: "could not open the job for the handler: \(error)", exitCode: nil, signal: nil)
         }

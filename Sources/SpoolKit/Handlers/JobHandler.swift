@@ -68,13 +68,18 @@ public final class HandlerContext: Sendable {
     let layout: SpoolLayout
     let id: String
     let processorLock: FileDescriptor?
+    /// The running record, open, when it may not have landed in `processing/` yet (see
+    /// `RecordLanding`): what a handler reads as the job.
+    let recordInput: FileDescriptor?
     private let progressSink: @Sendable (ProgressUpdate) -> Void
     private let stop = Mutex<StopRequest?>(nil)
 
     init(
         resultOutput: FileDescriptor, resultTemporaryPath: String? = nil, killGrace: Double, layout: SpoolLayout,
-        id: String, processorLock: FileDescriptor?, progressSink: @escaping @Sendable (ProgressUpdate) -> Void
+        id: String, processorLock: FileDescriptor?, recordInput: FileDescriptor? = nil,
+        progressSink: @escaping @Sendable (ProgressUpdate) -> Void
     ) {
+        self.recordInput = recordInput
         self.resultOutput = resultOutput
         self.resultTemporaryPath = resultTemporaryPath
         self.killGrace = killGrace
@@ -82,6 +87,13 @@ public final class HandlerContext: Sendable {
         self.id = id
         self.processorLock = processorLock
         self.progressSink = progressSink
+    }
+
+    /// The job's running record, open for reading from its start (a handler's standard input);
+    /// the caller closes it.
+    func openRecord(_ invocation: HandlerInvocation) throws(SystemError) -> FileDescriptor {
+        if let recordInput { return try recordInput.duplicate(path: invocation.recordPath) }
+        return try FileSystem.openForReadingSafely(invocation.recordPath)
     }
 
     /// Reports progress (0–100); recorded in the job's file, at most a few times a second.

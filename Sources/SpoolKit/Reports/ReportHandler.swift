@@ -216,7 +216,8 @@ public struct ReportHandler: JobHandler {
         }
         defer { log.close() }
         return try ReportSource.command(
-            command, format: settings.sourceFormat, invocation: invocation, spoolRoot: spoolRoot, log: log, user: user)
+            command, format: settings.sourceFormat, invocation: invocation, context: context, spoolRoot: spoolRoot,
+            log: log, user: user)
     }
 
     /// A reader positioned after the checkpoint: a file is sought to its offset, a command's

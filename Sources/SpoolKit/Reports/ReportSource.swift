@@ -66,13 +66,13 @@ final class ReportSource {
     /// record on standard input, a pipe as standard output and the job's log as standard error;
     /// as `user` when given (the type's user under a root processor), the pipe then being its.
     static func command(
-        _ arguments: [String], format: RecordFormat, invocation: HandlerInvocation, spoolRoot: String,
-        log: FileDescriptor, user: UserAccount? = nil
+        _ arguments: [String], format: RecordFormat, invocation: HandlerInvocation, context: HandlerContext,
+        spoolRoot: String, log: FileDescriptor, user: UserAccount? = nil
     ) throws(ReportFailure) -> ReportSource {
         var argv = arguments
         if argv[0].contains("/") && !argv[0].hasPrefix("/") { argv[0] = spoolRoot + "/" + argv[0] }
         let input: FileDescriptor
-        do { input = try FileSystem.openForReadingSafely(invocation.recordPath) } catch {
+        do { input = try context.openRecord(invocation) } catch {
             throw .retryable("could not open the job for the source command: \(error)")
         }
         defer { input.close() }

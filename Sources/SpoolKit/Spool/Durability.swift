@@ -33,6 +33,14 @@ enum CommitStrategy: Sendable {
         }
     }
 
+    /// The committer when commits are shared among transitions (a processor in `durable` mode):
+    /// then a finish is worth handing to a thread that may wait for a group while the worker
+    /// goes on, and a start need not wait at all (`RecordLanding`).
+    var groupCommitter: GroupCommitter? {
+        if case .grouped(let committer) = self { return committer }
+        return nil
+    }
+
     /// Makes the data of files about to be published durable (before the rename that
     /// publishes them, so a power cut never leaves a published name on empty or partial data).
     /// `replacesAcknowledged: false` says the name published next replaces nothing anyone relies

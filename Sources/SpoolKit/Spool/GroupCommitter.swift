@@ -40,9 +40,13 @@ final class GroupCommitter: @unchecked Sendable {
     private var finishedGroup: UInt64 = 0
     private var failures: [UInt64: SystemError] = [:]
     private var threadRunning = false
+    /// Requests made with `commitLater`: run on the committer's thread once their group is flushed.
+    private var callbacks: [(group: UInt64, run: @Sendable (SystemError?) -> Void)] = []
     /// Flushes done and requests served, for tests and the benchmark.
     private(set) var flushCount = 0
     private(set) var requestCount = 0
+    /// Flushes begun (one more than `flushCount` while a flush runs), for tests.
+    private var startedFlushCount = 0
 
     /// A directory on the spool's file system, open for syncfs (nil: fsync each path).
     private let fileSystemHandle: FileDescriptor?
@@ -69,11 +73,30 @@ final class GroupCommitter: @unchecked Sendable {
         condition.unlock()
     }
 
+    /// Like `commit(_:)` without blocking: `then` runs on the committer's thread once `paths` are
+    /// durable (with nil) or the flush failed (with its error). It must be quick (a rename, a
+    /// note): the next group waits for it.
+    func commitLater(_ paths: [String], then: @escaping @Sendable (SystemError?) -> Void) {
+        condition.lock()
+        let group = enqueue(paths)
+        callbacks.append((group, then))
+        condition.unlock()
+    }
+
     /// Blocks until `paths` (files and directories), and everything noted before, are durable.
     /// Throws the flush's error (every caller of a failed group gets it: nothing of that group is
     /// known to be durable).
     func commit(_ paths: [String]) throws(SystemError) {
         condition.lock()
+        let group = enqueue(paths)
+        while finishedGroup < group { condition.wait() }
+        let failure = failures[group]
+        condition.unlock()
+        if let failure { throw failure }
+    }
+
+    /// Adds a request to the open group and returns that group's number. Called with the lock held.
+    private func enqueue(_ paths: [String]) -> UInt64 {
         pendingPaths.formUnion(paths)
         let group = openGroup
         if pending == 0 { firstPendingAt = ProcessInfoLite.monotonicNow() }
@@ -86,10 +109,14 @@ final class GroupCommitter: @unchecked Sendable {
             thread.start()
         }
         condition.broadcast()
-        while finishedGroup < group { condition.wait() }
-        let failure = failures[group]
-        condition.unlock()
-        if let failure { throw failure }
+        return group
+    }
+
+    /// Flushes begun and flushes ended so far.
+    var flushProgress: (started: Int, ended: Int) {
+        condition.lock()
+        defer { condition.unlock() }
+        return (startedFlushCount, flushCount)
     }
 
     /// Statistics: (flushes, requests, flushes done with one syncfs).
@@ -119,6 +146,7 @@ final class GroupCommitter: @unchecked Sendable {
             }
             let group = openGroup
             openGroup += 1
+            startedFlushCount += 1
             pending = 0
             let paths = pendingPaths
             pendingPaths.removeAll(keepingCapacity: true)
@@ -149,6 +177,15 @@ final class GroupCommitter: @unchecked Sendable {
             finishedGroup = group
             flushCount += 1
             condition.broadcast()
+            if !callbacks.isEmpty {
+                // Only those of this group and earlier ones: a request made while this flush ran
+                // joined the next group, and its paths are not flushed yet.
+                let due = callbacks.filter { $0.group <= group }
+                callbacks.removeAll { $0.group <= group }
+                condition.unlock()
+                for callback in due { callback.run(failure) }
+                condition.lock()
+            }
         }
     }
 }

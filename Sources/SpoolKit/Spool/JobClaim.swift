@@ -146,6 +146,56 @@ extension JobStore {
     /// Records that this processor starts the claimed job: status running, attempt counted,
     /// owner named. From here the owner's lock, not the file's, protects the job.
     public func begin(_ claimed: ClaimedJob, now: Double = ProcessInfoLite.now()) throws(SystemError) -> JobRecord {
+        let record = runningRecord(claimed, now: now)
+        defer { claimed.claimLock.close() }
+        try rewriteProcessing(claimed.id, record)
+        return record
+    }
+
+    /// Starts the claimed job like `begin`, but without waiting for the running record's commit:
+    /// the record is staged in tmp/ and `pool` publishes it once it is durable (see
+    /// `RecordLanding`). Returns the running record, its landing, and the staged record open for
+    /// reading (the handler's standard input; the caller closes it).
+    func beginLanding(_ claimed: ClaimedJob, committer: GroupCommitter, now: Double = ProcessInfoLite.now())
+        throws(SystemError) -> (record: JobRecord, landing: RecordLanding, input: FileDescriptor)
+    {
+        let record = runningRecord(claimed, now: now)
+        let id = claimed.id
+        let temporary = layout.temporaryPath(id)
+        let input: FileDescriptor
+        do throws(SystemError) {
+            let output = try FileSystem.createExclusive(temporary)
+            defer { output.close() }
+            try output.writeAll(record.serialized(), path: temporary)
+            input = try FileSystem.openForReadingSafely(temporary)
+        } catch {
+            try? FileSystem.unlinkIfPresent(temporary)
+            claimed.claimLock.close()
+            throw error
+        }
+        let landing = RecordLanding(claimLock: claimed.claimLock)
+        let processingPath = layout.jobPath(id, in: .processing)
+        let processingDirectory = layout.directory(.processing)
+        let land: @Sendable (SystemError?) -> Void = { [self] failure in
+            do throws(SystemError) {
+                if let failure { throw failure }
+                try FileSystem.rename(temporary, to: processingPath)
+                // Reported to no one: the move's commit covers it.
+                try commits.published(in: [processingDirectory], acknowledged: false)
+                landing.landed()
+            } catch {
+                try? FileSystem.unlinkIfPresent(temporary)
+                Diagnostics.warn(
+                    "could not record the start of job \(id): \(error); its record says so when it ends")
+                landing.failed()
+            }
+        }
+        committer.commitLater([temporary], then: land)
+        return (record, landing, input)
+    }
+
+    /// The record of an attempt that starts now.
+    private func runningRecord(_ claimed: ClaimedJob, now: Double) -> JobRecord {
         var record = claimed.record
         record.status = "running"
         record.attempts += 1
@@ -155,8 +205,6 @@ extension JobStore {
         record.set("progress", JSONValue(0))
         if let processor { record.set("processor", processor.recordValue) }
         record.set("ownerUID", JSONValue(Int(claimed.submitterID)))
-        defer { claimed.claimLock.close() }
-        try rewriteProcessing(claimed.id, record)
         return record
     }
 }

@@ -20,20 +20,41 @@ public final class ProcessorIdentity: Sendable {
     public init(layout: SpoolLayout) throws(SpoolError) {
         host = ProcessInfoLite.hostName
         pid = ProcessInfoLite.currentProcessID
-        let now = ProcessInfoLite.now()
-        startedAt = Timestamp.format(now)
         let hostPart = String(decoding: Array(host.utf8).filter(JobID.isAllowed).prefix(64), as: UTF8.self)
-        name = (hostPart.isEmpty ? "host" : hostPart) + "-\(pid)-\(Int64(now * 1000))"
-        lockPath = layout.processorsDirectory + "/" + name + ".lock"
         let temporary = layout.temporaryPath("processor")
         do throws(SystemError) {
             let fd = try FileSystem.createExclusive(temporary)
             guard try fd.lockExclusive(path: temporary) else {
+                fd.close()
                 throw SystemError("lock", path: temporary, code: ErrnoCode.tryAgain)
             }
-            try fd.writeAll(Array("\(host) \(pid) \(startedAt)\n".utf8), path: temporary)
-            try FileSystem.renameNoReplace(temporary, to: lockPath)
-            lock = fd
+            let started = ProcessInfoLite.now()
+            do throws(SystemError) {
+                try fd.writeAll(Array("\(host) \(pid) \(Timestamp.format(started))\n".utf8), path: temporary)
+            } catch {
+                fd.close()
+                try? FileSystem.unlinkIfPresent(temporary)
+                throw error
+            }
+            // Names carry the start in milliseconds: a second processor started by the same
+            // process within the same millisecond (an embedding program) waits for the next one.
+            while true {
+                let now = ProcessInfoLite.now()
+                let name = (hostPart.isEmpty ? "host" : hostPart) + "-\(pid)-\(Int64(now * 1000))"
+                let lockPath = layout.processorsDirectory + "/" + name + ".lock"
+                do throws(SystemError) {
+                    try FileSystem.renameNoReplace(temporary, to: lockPath)
+                } catch  where error.isAlreadyExists {
+                    ProcessInfoLite.sleep(seconds: 0.001)
+                    continue
+                } catch {
+                    fd.close()
+                    try? FileSystem.unlinkIfPresent(temporary)
+                    throw error
+                }
+                (self.name, self.lockPath, self.startedAt, self.lock) = (name, lockPath, Timestamp.format(started), fd)
+                break
+            }
         } catch {
             throw .system(error)
         }

@@ -117,6 +117,16 @@ extension JobStore {
         }
         if inspectOnly { return .recovered(.processing) }
 
+        // Started under group commit, its owner dead before the running record landed: the
+        // staged record in tmp/ says the attempt began (see RecordLanding), so it is counted.
+        var landedStart: String?
+        if record.processorName == nil, let staged = stagedStart(of: id, claimed: record) {
+            if let owner = staged.record.processorName, liveness.isAlive(owner) { return .ownedByLiveProcessor }
+            record = staged.record
+            landedStart = staged.path
+        }
+        defer { if let landedStart { try? FileSystem.unlinkIfPresent(landedStart) } }
+
         let target: JobState
         switch record.status {
         case "running":
@@ -157,6 +167,29 @@ extension JobStore {
 }
 
 extension JobStore {
+    /// The running record a processor staged in tmp/ for the attempt that follows `claimed`
+    /// (status running, one attempt more), if one is there whole: a start whose landing a dead
+    /// processor never finished. After a power cut it may be missing or empty; then the attempt
+    /// goes uncounted.
+    func stagedStart(of id: String, claimed: JobRecord) -> (record: JobRecord, path: String)? {
+        guard let entries = try? FileSystem.listDirectory(layout.temporaryDirectory) else { return nil }
+        // Submitters may write tmp/ too: only a regular file a trusted uid wrote, never through a link.
+        let trusted = JobOwnership.trustedWriters(layout)
+        for entry in entries {
+            guard let name = entry.name, layout.isTemporaryName(name, for: id) else { continue }
+            let path = layout.temporaryDirectory + "/" + name
+            guard let fd = try? FileSystem.openForReadingSafely(path) else { continue }
+            defer { fd.close() }
+            guard let status = try? fd.status(path: path), status.kind == .regular, trusted.contains(status.ownerID),
+                let bytes = try? fd.readAll(limit: max(spool.configuration.maximumJobBytes, 1 << 20), path: path),
+                let staged = try? JobRecord(parsing: bytes, path: path),
+                staged.status == "running", staged.attempts == claimed.attempts + 1, staged.processorName != nil
+            else { continue }
+            return (staged, path)
+        }
+        return nil
+    }
+
     /// Staging files older than this are leftovers of a processor or submitter that died mid-write.
     public static let staleTemporaryAge = 24 * 3600.0
 

@@ -62,9 +62,26 @@ public struct SpoolLayout: Sendable, Equatable {
     /// A fresh staging path, unique to this process and call: pid, start time and a counter.
     /// (Random names cost one getrandom(2) per character: measured 30 system calls per job.)
     public func temporaryPath(_ label: String) -> String {
-        // A child's id has a slash; staging names are flat.
-        temporaryDirectory + "/" + label.replacingOccurrences(of: "/", with: "+") + "." + TemporaryNames.processPrefix + "."
+        temporaryDirectory + "/" + temporaryNamePrefix(label) + TemporaryNames.processPrefix + "."
             + String(TemporaryNames.counter.add(1, ordering: .relaxed).newValue) + ".tmp"
+    }
+
+    /// How every staging name made for `label` by `temporaryPath` begins.
+    func temporaryNamePrefix(_ label: String) -> String {
+        // A child's id has a slash; staging names are flat.
+        label.replacingOccurrences(of: "/", with: "+") + "."
+    }
+
+    /// Whether `name` (in tmp/) is a staging name `temporaryPath(label)` made, in any process:
+    /// `LABEL.PID-MICROS.N.tmp` (ids may contain dots, so the rest is checked part by part).
+    func isTemporaryName(_ name: String, for label: String) -> Bool {
+        let prefix = temporaryNamePrefix(label)
+        guard name.hasPrefix(prefix) else { return false }
+        let parts = name.dropFirst(prefix.count).split(separator: ".", omittingEmptySubsequences: false)
+        let digits: (Substring) -> Bool = { !$0.isEmpty && $0.allSatisfy(\.isASCII) && $0.allSatisfy(\.isNumber) }
+        guard parts.count == 3, parts[2] == "tmp", digits(parts[1]) else { return false }
+        let process = parts[0].split(separator: "-", omittingEmptySubsequences: false)
+        return process.count == 2 && process.allSatisfy(digits)
     }
 
     /// Where the processors keep work directories: `processors/work/`, private to the

@@ -94,6 +94,12 @@ public struct FileDescriptor: Sendable, Hashable {
         _ = try retryingInterrupts { Glibc.ftruncate(rawValue, 0) }.orThrow("truncate", path: path)
     }
 
+    /// A second descriptor for the same open file (sharing its offset), close-on-exec.
+    func duplicate(path: String? = nil) throws(SystemError) -> FileDescriptor {
+        let raw = try retryingInterrupts { fcntl(rawValue, F_DUPFD_CLOEXEC, 0) }.orThrow("dup", path: path)
+        return FileDescriptor(rawValue: raw)
+    }
+
     /// Switches the descriptor to non-blocking mode.
     func setNonBlocking() throws(SystemError) {
         let flags = try retryingInterrupts { fcntl(rawValue, F_GETFL) }.orThrow("fcntl")
