@@ -122,13 +122,16 @@ struct ProcessingTests {
                 {"workers": 2, "rescanInterval": 3600, "handlers": {"noop": {"builtin": "noop"}}}
                 """)
         let processor = try spool.startProcessor()
-        #expect(spool.waitUntil(timeout: 30) { spool.names(in: "processors").count == 1 })
+        // A first job done: the processor watches queued/ and has read it once, so what follows
+        // reaches it only as inotify events (its lock file appears before the watch is made).
+        let first = try spool.dropMany(1, prefix: "first") { _ in #"{"type": "noop"}"# }
+        #expect(spool.waitUntil(timeout: 30) { spool.names(in: "done").count == 1 })
         kill(processor.processIdentifier, SIGSTOP)
         let ids = try spool.dropMany(20_000) { _ in #"{"type": "noop"}"# }
         kill(processor.processIdentifier, SIGCONT)
-        #expect(spool.waitUntil(timeout: 300) { spool.names(in: "done").count == 20_000 })
+        #expect(spool.waitUntil(timeout: 300) { spool.names(in: "done").count == 20_001 })
         #expect(spool.stop(processor) == 0)
-        #expect(spool.jobIDs(in: "done") == ids)
+        #expect(Set(spool.jobIDs(in: "done")) == Set(first + ids))
         #expect(spool.names(in: "queued").isEmpty)
         // The kernel's queue (16,384 events) overflowed and the processor rescanned: with the
         // rescan timer at an hour, only the overflow rescan can have found the rest.

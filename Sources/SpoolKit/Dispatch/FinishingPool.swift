@@ -23,6 +23,9 @@ final class FinishingPool: @unchecked Sendable {
     private var unfinished = 0
     private var stopping = false
     private var threadsRunning = 0
+    /// Threads waiting for something other than work (space, emptiness, the end of the
+    /// threads). While there are none, one hand-over wakes one idle thread, not all of them.
+    private var otherWaiters = 0
 
     let threadCount: Int
     let capacity: Int
@@ -50,17 +53,12 @@ final class FinishingPool: @unchecked Sendable {
     /// Hands `work` to a finishing thread; blocks while `capacity` finishes are unfinished.
     func submit(_ work: @escaping Work) {
         condition.lock()
+        otherWaiters += 1
         while unfinished >= capacity && !stopping { condition.wait() }
+        otherWaiters -= 1
         unfinished += 1
         waiting.append(work)
-        condition.broadcast()
-        condition.unlock()
-    }
-
-    /// Blocks until every finish handed over so far has ended.
-    func waitUntilEmpty() {
-        condition.lock()
-        while unfinished > 0 { condition.wait() }
+        if otherWaiters == 0 { condition.signal() } else { condition.broadcast() }
         condition.unlock()
     }
 
@@ -69,7 +67,9 @@ final class FinishingPool: @unchecked Sendable {
         condition.lock()
         stopping = true
         condition.broadcast()
+        otherWaiters += 1
         while threadsRunning > 0 { condition.wait() }
+        otherWaiters -= 1
         condition.unlock()
     }
 
@@ -94,7 +94,7 @@ final class FinishingPool: @unchecked Sendable {
             work()
             condition.lock()
             unfinished -= 1
-            condition.broadcast()
+            if otherWaiters > 0 { condition.broadcast() }
         }
     }
 }
