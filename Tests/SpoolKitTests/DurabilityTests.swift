@@ -198,15 +198,28 @@ struct DurabilityTests {
         let second = try start(failing)
         defer { second.input.close() }
         let staged = try FileManager.default.contentsOfDirectory(atPath: layout.temporaryDirectory)
-            .filter { $0.hasPrefix(failing + ".") }
+            .filter { $0.hasPrefix(JobStore.startLabel(failing) + ".") }
         #expect(staged.count == 1)
         for name in staged { try FileManager.default.removeItem(atPath: layout.temporaryDirectory + "/" + name) }
         #expect(second.landing.waitUntilSettled() == .failed)
         #expect(try processingRecord(failing).processorName == nil)
         #expect(other.recoverOrphans().moved.isEmpty)
+        // Look-alike start records that recovery must not believe: another owner, and a second
+        // name of a file (a hard link).
+        let forgedOwner = layout.temporaryDirectory + "/" + JobStore.startLabel(failing) + ".1-2.3.tmp"
+        try #"{"type": "work", "status": "running", "attempts": 1, "processor": {"name": "gone-1-1"}, "ownerUID": 4242}"#
+            .write(toFile: forgedOwner, atomically: false, encoding: .utf8)
+        let linkedTarget = directory + "/elsewhere.json"
+        try #"{"type": "work", "status": "running", "attempts": 1, "processor": {"name": "gone-1-1"}, "ownerUID": \#(getuid())}"#
+            .write(toFile: linkedTarget, atomically: false, encoding: .utf8)
+        try FileManager.default.linkItem(
+            atPath: linkedTarget, toPath: layout.temporaryDirectory + "/" + JobStore.startLabel(failing) + ".1-2.4.tmp")
         second.landing.jobLeftProcessing()
         let recovered = other.recoverOrphans().moved
         #expect(recovered.map(\.id) == [failing] && recovered.first?.state == .queued)
+        let requeuedFailing = try JobRecord(
+            parsing: FileSystem.readFile(layout.jobPath(failing, in: .queued)), path: failing)
+        #expect(requeuedFailing.attempts == 0 && requeuedFailing.ownerUID != 4242)
 
         // Its processor dies before the running record lands: recovery finds the staged record
         // and counts the attempt, as if it had landed.

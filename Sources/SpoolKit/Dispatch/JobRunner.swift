@@ -1,3 +1,4 @@
+import Foundation
 import Synchronization
 
 /// Runs one queued job through its whole attempt: claim, start, handler, outcome, move.
@@ -94,7 +95,17 @@ final class JobRunner: Sendable {
             return
         }
         let notifications = handlerConfiguration?.notifications
-        Notifier.notify("start", settings: notifications, layout: layout, id: id, record: record)
+        if let landing, notifications?.commands["start"] != nil {
+            // Announced once the start is committed (like every report), on a thread of its own:
+            // the committer settles the landing and must not wait for a notifier.
+            let layout = layout
+            landing.afterSettling {
+                Thread { Notifier.notify("start", settings: notifications, layout: layout, id: id, record: record) }
+                    .start()
+            }
+        } else {
+            Notifier.notify("start", settings: notifications, layout: layout, id: id, record: record)
+        }
         let progress = ProgressRecorder(
             store: store, id: id, record: record, notifications: notifications, landing: landing)
         let context = HandlerContext(
@@ -144,7 +155,6 @@ final class JobRunner: Sendable {
     ) {
         // The running record lands before the outcome's replaces it (never the other way round).
         landing?.waitUntilSettled()
-        defer { landing?.jobLeftProcessing() }
         var record = record
         let configuration = store.spool.configuration
         let handlerConfiguration = configuration.handlers[record.type]
@@ -256,6 +266,9 @@ final class JobRunner: Sendable {
         JobLog.append(layout, id: id, logLevel, message + " → \(target.rawValue)/")
         do {
             let final = try moveRetrying(id, to: target, record: record)
+            // Gone from processing/: a claim lock still held (a start that never landed) has done
+            // its work. When the move failed it stays held, so recovery waits for this processor.
+            landing?.jobLeftProcessing()
             if case .cancelled(let request) = result, final == .cancelled { ControlFiles.remove(request) }
             if final.isTerminal {
                 Notifier.notify(

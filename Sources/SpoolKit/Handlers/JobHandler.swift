@@ -92,7 +92,15 @@ public final class HandlerContext: Sendable {
     /// The job's running record, open for reading from its start (a handler's standard input);
     /// the caller closes it.
     func openRecord(_ invocation: HandlerInvocation) throws(SystemError) -> FileDescriptor {
-        if let recordInput { return try recordInput.duplicate(path: invocation.recordPath) }
+        if let recordInput {
+            // A duplicate shares the offset: rewind, so each reader (one at a time) reads it all.
+            let duplicate = try recordInput.duplicate(path: invocation.recordPath)
+            do { _ = try duplicate.seek(to: 0, path: invocation.recordPath) } catch {
+                duplicate.close()
+                throw error
+            }
+            return duplicate
+        }
         return try FileSystem.openForReadingSafely(invocation.recordPath)
     }
 

@@ -161,7 +161,7 @@ extension JobStore {
     {
         let record = runningRecord(claimed, now: now)
         let id = claimed.id
-        let temporary = layout.temporaryPath(id)
+        let temporary = layout.temporaryPath(Self.startLabel(id))
         let input: FileDescriptor
         do throws(SystemError) {
             let output = try FileSystem.createExclusive(temporary)
@@ -193,6 +193,10 @@ extension JobStore {
         committer.commitLater([temporary], then: land)
         return (record, landing, input)
     }
+
+    /// The staging label of a start record: `~` is in no id, so no other staging name (a
+    /// record rewrite, a result) of any job can be taken for a start.
+    static func startLabel(_ id: String) -> String { "start~" + id }
 
     /// The record of an attempt that starts now.
     private func runningRecord(_ claimed: ClaimedJob, now: Double) -> JobRecord {

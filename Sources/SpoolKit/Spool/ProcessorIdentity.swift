@@ -24,8 +24,9 @@ public final class ProcessorIdentity: Sendable {
         let temporary = layout.temporaryPath("processor")
         do throws(SystemError) {
             let fd = try FileSystem.createExclusive(temporary)
-            guard try fd.lockExclusive(path: temporary) else {
+            guard (try? fd.lockExclusive(path: temporary)) == true else {
                 fd.close()
+                try? FileSystem.unlinkIfPresent(temporary)
                 throw SystemError("lock", path: temporary, code: ErrnoCode.tryAgain)
             }
             let started = ProcessInfoLite.now()

@@ -20,6 +20,7 @@ final class RecordLanding: @unchecked Sendable {
     private let condition = NSCondition()
     private var state = State.pending
     private var claimLock: FileDescriptor?
+    private var whenSettled: [@Sendable () -> Void] = []
 
     init(claimLock: FileDescriptor) {
         self.claimLock = claimLock
@@ -32,6 +33,19 @@ final class RecordLanding: @unchecked Sendable {
         defer { condition.unlock() }
         while state == .pending { condition.wait() }
         return state
+    }
+
+    /// Runs `action` once the landing has settled (at once if it has): on the thread that
+    /// settles it, the committer's, so `action` must only hand work on.
+    func afterSettling(_ action: @escaping @Sendable () -> Void) {
+        condition.lock()
+        if state == .pending {
+            whenSettled.append(action)
+            condition.unlock()
+            return
+        }
+        condition.unlock()
+        action()
     }
 
     /// The new record is in `processing/`: the claimed file's lock has done its work.
@@ -55,8 +69,11 @@ final class RecordLanding: @unchecked Sendable {
         state = outcome
         let lock = releasingClaim ? claimLock : nil
         if releasingClaim { claimLock = nil }
+        let actions = whenSettled
+        whenSettled = []
         condition.broadcast()
         condition.unlock()
         lock?.close()
+        for action in actions { action() }
     }
 }

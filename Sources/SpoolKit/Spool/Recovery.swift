@@ -121,11 +121,12 @@ extension JobStore {
         // staged record in tmp/ says the attempt began (see RecordLanding), so it is counted.
         var landedStart: String?
         if record.processorName == nil, let staged = stagedStart(of: id, claimed: record) {
-            if let owner = staged.record.processorName, liveness.isAlive(owner) { return .ownedByLiveProcessor }
+            if let owner = staged.record.processorName, liveness.isAlive(owner) {
+                return liveness.isOrphanedOnThisHost(owner) ? .awaitingOrphanedHandlers : .ownedByLiveProcessor
+            }
             record = staged.record
             landedStart = staged.path
         }
-        defer { if let landedStart { try? FileSystem.unlinkIfPresent(landedStart) } }
 
         let target: JobState
         switch record.status {
@@ -158,6 +159,8 @@ extension JobStore {
         }
         do {
             let final = try move(id, to: target, record: record)
+            // Only now: if the move failed, the next pass still finds the start to count.
+            if let landedStart { try? FileSystem.unlinkIfPresent(landedStart) }
             return .recovered(final)
         } catch {
             Diagnostics.warn("could not recover \(layout.relative(path)): \(error)")
@@ -173,17 +176,23 @@ extension JobStore {
     /// goes uncounted.
     func stagedStart(of id: String, claimed: JobRecord) -> (record: JobRecord, path: String)? {
         guard let entries = try? FileSystem.listDirectory(layout.temporaryDirectory) else { return nil }
-        // Submitters may write tmp/ too: only a regular file a trusted uid wrote, never through a link.
+        // Submitters may write tmp/ too: only a regular file a trusted uid wrote, with no other
+        // name (not a hard link to some other file of ours), never through a link, and only a
+        // record that is the claimed one plus what a start adds.
         let trusted = JobOwnership.trustedWriters(layout)
+        let label = Self.startLabel(id)
         for entry in entries {
-            guard let name = entry.name, layout.isTemporaryName(name, for: id) else { continue }
+            guard let name = entry.name, layout.isTemporaryName(name, for: label) else { continue }
             let path = layout.temporaryDirectory + "/" + name
             guard let fd = try? FileSystem.openForReadingSafely(path) else { continue }
             defer { fd.close() }
-            guard let status = try? fd.status(path: path), status.kind == .regular, trusted.contains(status.ownerID),
+            guard let status = try? fd.status(path: path), status.kind == .regular, status.linkCount == 1,
+                trusted.contains(status.ownerID),
                 let bytes = try? fd.readAll(limit: max(spool.configuration.maximumJobBytes, 1 << 20), path: path),
                 let staged = try? JobRecord(parsing: bytes, path: path),
-                staged.status == "running", staged.attempts == claimed.attempts + 1, staged.processorName != nil
+                staged.status == "running", staged.attempts == claimed.attempts + 1, staged.processorName != nil,
+                staged.ownerUID == claimed.ownerUID, staged.type == claimed.type,
+                staged.fields["payload"] == claimed.fields["payload"]
             else { continue }
             return (staged, path)
         }
