@@ -37,10 +37,12 @@ struct PrivilegeTests {
     @Test("a handler with \"user\": \"nobody\" runs as nobody, with nobody's groups and environment only")
     func dropsToNobody() throws {
         if Self.skipUnlessRoot("dropping to nobody") { return }
+        // SPOOL_JOB_FILE may still be the job as dropped for the first moment (durable mode:
+        // the start record lands after its commit), so the type is read from either form.
         let script = """
             id -u; id -g; id -G
             echo "HOME=$HOME USER=$USER LOGNAME=$LOGNAME"
-            sed -n 's/^ *"type": "\\(.*\\)",$/job file: \\1/p' "$SPOOL_JOB_FILE"
+            sed -n 's/.*"type": *"\\([^"]*\\)".*/job file: \\1/p' "$SPOOL_JOB_FILE"
             echo "progress 40" > /proc/self/fd/3
             echo "reopened stderr" > /dev/stderr
             if touch "$SECRET/x" 2>/dev/null; then echo "wrote the root-only directory"; else echo "write refused"; fi
@@ -125,6 +127,33 @@ struct PrivilegeTests {
         let spoolLevel = try spool.spool(["run", "--drain"])
         #expect(spoolLevel.status == 78)
         #expect(spoolLevel.standardError.contains(#"user "no-such-user-spool""#), "\(spoolLevel.standardError)")
+    }
+
+    @Test("a type's notifiers run as its user: start, progress and done as nobody, with nobody's HOME")
+    func notifiersAsUser() throws {
+        if Self.skipUnlessRoot("notifiers as nobody") { return }
+        let (spool, _) = try Self.reachableSpool { _ in
+            let notifier = #"["/bin/sh", "-c", "echo \"notifier $SPOOL_EVENT uid=$(id -u) HOME=$HOME\""]"#
+            return """
+                {"handlers": {"work": {"command": ["/bin/sh", "-c", "echo progress 50 >&3; sleep 0.3"],
+                  "user": "nobody", "maxAttempts": 1,
+                  "notify": {"start": \(notifier), "progress": \(notifier), "done": \(notifier), "progressEvery": 50}}}}
+                """
+        }
+        try spool.drop("n.json", #"{"type": "work"}"#)
+        let run = try spool.spool(["run", "--drain"], allowRootHandlers: false)
+        #expect(run.status == 0, "\(run.standardError)")
+        #expect(spool.jobIDs(in: "done") == ["n"])
+        let nobody = try #require(getpwnam("nobody")?.pointee)
+        let home = String(cString: nobody.pw_dir)
+        // Notifiers run beside the job and may end after the processor: wait for their lines.
+        for event in ["start", "progress", "done"] {
+            let line = "notifier \(event) uid=\(nobody.pw_uid) HOME=\(home)"
+            #expect(
+                spool.waitUntil(timeout: 30) { spool.contents("logs/n.log")?.contains(line) == true },
+                "\(line) not in \(spool.contents("logs/n.log") ?? "")")
+        }
+        #expect(spool.contents("logs/n.log")?.contains("uid=0 ") != true)
     }
 
     @Test("a report's source command runs as the type's user: its uid, and what it cannot read")

@@ -15,11 +15,15 @@ final class JobRunner: Sendable {
     /// Where finishes go under group commit, so that the worker starts the next job while this
     /// one waits for its commit (nil: the worker finishes each job itself).
     let finishing: FinishingPool?
+    /// The account each type's handler switches to (a root processor): its notifiers run as it too.
+    let users: [String: UserAccount]
 
     init(
         store: JobStore, handlers: [String: any JobHandler], running: RunningJobs, summary: Locked<RunSummary>,
-        batches: BatchMonitor, finishing: FinishingPool? = nil, wakeForwarder: @escaping @Sendable () -> Void = {}
+        batches: BatchMonitor, finishing: FinishingPool? = nil, users: [String: UserAccount] = [:],
+        wakeForwarder: @escaping @Sendable () -> Void = {}
     ) {
+        self.users = users
         self.wakeForwarder = wakeForwarder
         self.finishing = finishing
         self.store = store
@@ -95,19 +99,24 @@ final class JobRunner: Sendable {
             return
         }
         let notifications = handlerConfiguration?.notifications
+        let notifierUser = users[record.type]
         if let landing, notifications?.commands["start"] != nil {
             // Announced once the start is committed (like every report), on a thread of its own:
             // the committer settles the landing and must not wait for a notifier.
             let layout = layout
             landing.afterSettling {
-                Thread { Notifier.notify("start", settings: notifications, layout: layout, id: id, record: record) }
-                    .start()
+                Thread {
+                    Notifier.notify(
+                        "start", settings: notifications, layout: layout, id: id, record: record, user: notifierUser)
+                }
+                .start()
             }
         } else {
-            Notifier.notify("start", settings: notifications, layout: layout, id: id, record: record)
+            Notifier.notify("start", settings: notifications, layout: layout, id: id, record: record, user: notifierUser)
         }
         let progress = ProgressRecorder(
-            store: store, id: id, record: record, notifications: notifications, landing: landing)
+            store: store, id: id, record: record, notifications: notifications, landing: landing,
+            notifierUser: notifierUser)
         let context = HandlerContext(
             resultOutput: resultOutput, resultTemporaryPath: resultTemporary, killGrace: configuration.killGrace,
             layout: layout, id: id, processorLock: store.processor?.lock, recordInput: recordInput,
@@ -273,7 +282,7 @@ final class JobRunner: Sendable {
             if final.isTerminal {
                 Notifier.notify(
                     final.rawValue, settings: configuration.handlers[record.type]?.notifications, layout: layout, id: id,
-                    record: record)
+                    record: record, user: users[record.type])
             }
             if final.isTerminal, let parent = JobID.parent(of: id) {
                 batches.childFinished(parent: parent, state: final, record: record)
@@ -337,13 +346,15 @@ final class ProgressRecorder: Sendable {
     private let notifications: NotificationSettings?
     /// The running record on its way into processing/: a progress write waits for it.
     private let landing: RecordLanding?
+    private let notifierUser: UserAccount?
     static let minimumInterval = 0.25
 
     init(
         store: JobStore, id: String, record: JobRecord, notifications: NotificationSettings? = nil,
-        landing: RecordLanding? = nil
+        landing: RecordLanding? = nil, notifierUser: UserAccount? = nil
     ) {
         self.landing = landing
+        self.notifierUser = notifierUser
         self.store = store
         self.id = id
         self.state = Mutex(State(record: record))
@@ -397,7 +408,9 @@ final class ProgressRecorder: Sendable {
             return notify ? state.record : nil
         }
         if let passedStep {
-            Notifier.notify("progress", settings: notifications, layout: store.layout, id: id, record: passedStep)
+            Notifier.notify(
+                "progress", settings: notifications, layout: store.layout, id: id, record: passedStep,
+                user: notifierUser)
         }
     }
 }

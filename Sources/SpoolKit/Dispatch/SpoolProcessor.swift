@@ -86,7 +86,7 @@ public final class SpoolProcessor: Sendable {
         defer { finishing?.stop() }
         let runner = JobRunner(
             store: store, handlers: handlers, running: running, summary: summary, batches: batches,
-            finishing: finishing, wakeForwarder: { forwarder?.wake() })
+            finishing: finishing, users: users.switching, wakeForwarder: { forwarder?.wake() })
         let limits = configuration.handlers.compactMapValues(\.concurrency)
         let queue = WorkQueue(concurrencyLimits: limits)
         let watcher = try QueueWatcher(

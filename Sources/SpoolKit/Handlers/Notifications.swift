@@ -48,8 +48,11 @@ public struct NotificationSettings: Sendable, Equatable {
 enum Notifier {
     static let timeout = 30.0
 
+    /// `user`: the account the type's handler runs as (a root processor and a type with a
+    /// `user`); its notifiers run as it too, never as root unless the handler does.
     static func notify(
-        _ event: String, settings: NotificationSettings?, layout: SpoolLayout, id: String, record: JobRecord
+        _ event: String, settings: NotificationSettings?, layout: SpoolLayout, id: String, record: JobRecord,
+        user: UserAccount? = nil
     ) {
         guard let arguments = settings?.commands[event] else { return }
         let input: FileDescriptor
@@ -67,7 +70,8 @@ enum Notifier {
             JobLog.append(layout, id: id, .warning, "\(event) notifier not run: \(error)")
             return
         }
-        var environment = FileSystem.currentEnvironment().filter { !$0.hasPrefix("SPOOL_") }
+        var environment = ExecHandler.environment(
+            FileSystem.currentEnvironment().filter { !$0.hasPrefix("SPOOL_") }, as: user)
         environment += [
             "SPOOL_EVENT=\(event)", "SPOOL_JOB_ID=\(id)", "SPOOL_JOB_TYPE=\(record.type)",
             "SPOOL_PROGRESS=\(record.progress ?? 0)", "SPOOL_DIR=\(layout.root)",
@@ -76,7 +80,7 @@ enum Notifier {
         do {
             process = try ProcessSpawner.spawn(
                 arguments: arguments, environment: environment, workingDirectory: layout.root,
-                descriptors: [input, output, output])
+                descriptors: [input, output, output], user: user)
         } catch {
             input.close()
             output.close()
