@@ -153,8 +153,8 @@ extension JobStore {
     }
 
     /// Starts the claimed job like `begin`, but without waiting for the running record's commit:
-    /// the record is staged in tmp/ and `pool` publishes it once it is durable (see
-    /// `RecordLanding`). Returns the running record, its landing, and the staged record open for
+    /// the record is staged in tmp/ and `committer` renames it into `processing/` once it is
+    /// durable (see `RecordLanding`). Returns the running record, its landing, and the staged record open for
     /// reading (the handler's standard input; the caller closes it).
     func beginLanding(_ claimed: ClaimedJob, committer: GroupCommitter, now: Double = ProcessInfoLite.now())
         throws(SystemError) -> (record: JobRecord, landing: RecordLanding, input: FileDescriptor)
