@@ -27,12 +27,11 @@ final class FinishingPool: @unchecked Sendable {
     /// threads). While there are none, one hand-over wakes one idle thread, not all of them.
     private var otherWaiters = 0
 
-    let threadCount: Int
     let capacity: Int
 
     /// `threads` finishes run at once; up to `capacity` are accepted before `submit` blocks.
     init(threads: Int, capacity: Int) {
-        self.threadCount = max(1, threads)
+        let threadCount = max(1, threads)
         self.capacity = max(threadCount, capacity)
         for number in 0..<threadCount {
             threadsRunning += 1

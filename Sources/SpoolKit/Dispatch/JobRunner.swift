@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 
 /// Runs one queued job through its whole attempt: claim, start, handler, outcome, move.
 /// It runs on a worker thread and may block.
