@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -38,6 +39,9 @@ static void spool_child(const struct spool_spawn_request *request, volatile int 
             sigaction(signal, &reset, NULL);
         }
     }
+    // Into the job's cgroup first: every descendant from here on is the job's, whatever it does
+    // with sessions and process groups.
+    if (request->cgroup_procs_fd >= 0 && write(request->cgroup_procs_fd, "0", 1) != 1) goto fail;
     if (setpgid(0, 0) != 0) goto fail;
     // A source numbered below the count would be overwritten by an earlier dup2: move it above.
     int count = request->descriptor_count;
@@ -78,6 +82,11 @@ static void spool_child(const struct spool_spawn_request *request, volatile int 
         if (syscall(SPOOL_SYS_setgroups, (size_t)request->group_count, request->groups) != 0) goto fail;
         if (syscall(SPOOL_SYS_setresgid, request->gid, request->gid, request->gid) != 0) goto fail;
         if (syscall(SPOOL_SYS_setresuid, request->uid, request->uid, request->uid) != 0) goto fail;
+    }
+    // After the switch, which clears it. A parent gone before this point is caught by the check.
+    if (request->parent_death_signal != 0) {
+        if (prctl(PR_SET_PDEATHSIG, request->parent_death_signal, 0, 0, 0) != 0) goto fail;
+        if (getppid() != request->parent_pid) _exit(127);
     }
     // After the switch, so that a handler cannot start in a directory its user cannot reach.
     if (request->working_directory && chdir(request->working_directory) != 0) goto fail;

@@ -17,6 +17,9 @@ int spool_syncfs(int fd);
 /// pipe2(2) with O_CLOEXEC on both ends.
 int spool_pipe_cloexec(int fds[2]);
 
+/// prctl(PR_SET_CHILD_SUBREAPER, 1): orphaned descendants are re-parented to this process.
+int spool_become_subreaper(void);
+
 /// pidfd_open(2): a descriptor that becomes readable when the process exits; -1/ENOSYS on old kernels.
 int spool_pidfd_open(pid_t pid);
 
@@ -46,6 +49,13 @@ struct spool_spawn_request {
     gid_t gid;
     const gid_t *groups;
     int group_count;
+    /// An open `cgroup.procs` of the cgroup the child joins before anything else (-1: none).
+    int cgroup_procs_fd;
+    /// The signal the child gets when the thread that spawned it dies (0: none), set after the
+    /// identity switch (which would clear it); `parent_pid` is checked after, so a parent that
+    /// died in between is noticed.
+    int parent_death_signal;
+    pid_t parent_pid;
 };
 
 /// Spawns a child as `request` says (vfork + exec; setrlimit in the child, which posix_spawn

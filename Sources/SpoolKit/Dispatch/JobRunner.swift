@@ -11,6 +11,8 @@ final class JobRunner: Sendable {
     let batches: BatchMonitor
     /// Tells the forwarder that an outbox has something to send.
     let wakeForwarder: @Sendable () -> Void
+    /// What keeps each job's processes inside the job (nil: process groups only).
+    let containment: JobContainment?
     /// Where finishes go under group commit, so that the worker starts the next job while this
     /// one waits for its commit (nil: the worker finishes each job itself).
     let finishing: FinishingPool?
@@ -20,8 +22,9 @@ final class JobRunner: Sendable {
     init(
         store: JobStore, handlers: [String: any JobHandler], running: RunningJobs, summary: Locked<RunSummary>,
         batches: BatchMonitor, finishing: FinishingPool? = nil, users: [String: UserAccount] = [:],
-        wakeForwarder: @escaping @Sendable () -> Void = {}
+        containment: JobContainment? = nil, wakeForwarder: @escaping @Sendable () -> Void = {}
     ) {
+        self.containment = containment
         self.users = users
         self.wakeForwarder = wakeForwarder
         self.finishing = finishing
@@ -64,6 +67,24 @@ final class JobRunner: Sendable {
             return
         }
         let id = claimed.id
+        // The attempt's result file, created and locked before the start: from here until the job
+        // has moved on, its lock says that the claim is alive (docs/FORMAT.md, section 6). This
+        // processor holds it, and so does every process of the job, as its standard output.
+        let resultTemporary = layout.temporaryPath("result-" + id)
+        let resultOutput: FileDescriptor
+        do throws(SystemError) {
+            resultOutput = try FileSystem.createExclusive(resultTemporary)
+            do throws(SystemError) {
+                _ = try resultOutput.lockExclusive(path: resultTemporary)
+            } catch {
+                resultOutput.close()
+                try? FileSystem.unlinkIfPresent(resultTemporary)
+                throw error
+            }
+        } catch {
+            putBack(claimed, because: "could not create its result file: \(error)")
+            return
+        }
         let record: JobRecord
         var landing: RecordLanding?
         var recordInput: FileDescriptor?
@@ -75,26 +96,21 @@ final class JobRunner: Sendable {
                 record = try store.begin(claimed)
             }
         } catch {
-            // The job stays in processing/ unowned; recovery puts it back in queued/.
-            Diagnostics.warn("could not start job \(id): \(error)")
+            // Never started: the result file's lock still keeps recovery away while it goes back.
+            putBack(claimed, because: "could not record its start: \(error)")
+            resultOutput.close()
+            try? FileSystem.unlinkIfPresent(resultTemporary)
             return
         }
         defer { recordInput?.close() }
         let configuration = store.spool.configuration
         let handlerConfiguration = configuration.handlers[record.type]
         guard let handler = handlers[record.type] else {
+            try? FileSystem.unlinkIfPresent(resultTemporary)
             finish(
                 id, record, .failure(reason: "no handler for type \"\(record.type)\"", exitCode: nil, signal: nil),
-                resultPath: nil, started: ProcessInfoLite.monotonicNow(), landing: landing)
-            return
-        }
-        let resultTemporary = layout.temporaryPath("result-" + id)
-        let resultOutput: FileDescriptor
-        do { resultOutput = try FileSystem.createExclusive(resultTemporary) } catch {
-            Diagnostics.warn("could not create the result file of job \(id): \(error)")
-            finish(
-                id, record, .temporaryFailure("could not create the result file: \(error)"), resultPath: nil,
-                started: ProcessInfoLite.monotonicNow(), landing: landing)
+                resultPath: nil, started: ProcessInfoLite.monotonicNow(), landing: landing,
+                releaseClaim: { resultOutput.close() })
             return
         }
         let notifications = handlerConfiguration?.notifications
@@ -116,9 +132,10 @@ final class JobRunner: Sendable {
         let progress = ProgressRecorder(
             store: store, id: id, record: record, notifications: notifications, landing: landing,
             notifierUser: notifierUser)
+        let enclosure = containment?.enclose(id)
         let context = HandlerContext(
             resultOutput: resultOutput, resultTemporaryPath: resultTemporary, killGrace: configuration.killGrace,
-            layout: layout, id: id, processorLock: store.processor?.lock, recordInput: recordInput,
+            layout: layout, id: id, processTies: enclosure?.ties ?? JobProcessTies(), recordInput: recordInput,
             progressSink: { progress.report($0) })
         let timeout = Self.effectiveTimeout(job: record.timeout, handler: handlerConfiguration?.timeout)
         let invocation = HandlerInvocation(
@@ -134,17 +151,42 @@ final class JobRunner: Sendable {
         running.register(id, context)
         let result = handler.run(invocation, context: context)
         running.unregister(id)
-        resultOutput.close()
+        // Nothing of the job outlives it: what its handler left running goes now.
+        if let enclosure { containment?.release(enclosure, runningJobs: running.ids) }
         let finalRecord = progress.close()
+        // The claim stays alive (the result file locked) until the job has left processing/.
+        let releaseClaim: @Sendable () -> Void = {
+            resultOutput.close()
+            context.releaseReplacedResult()
+        }
         if let finishing {
             handedOver = true
             finishing.submit { [self, landing] in
-                finish(id, finalRecord, result, resultPath: resultTemporary, started: started, landing: landing)
+                finish(
+                    id, finalRecord, result, resultPath: resultTemporary, started: started, landing: landing,
+                    releaseClaim: releaseClaim)
                 release()
             }
             return
         }
-        finish(id, finalRecord, result, resultPath: resultTemporary, started: started, landing: landing)
+        finish(
+            id, finalRecord, result, resultPath: resultTemporary, started: started, landing: landing,
+            releaseClaim: releaseClaim)
+    }
+
+    /// Puts a claimed job that cannot start back in `queued/`, as it came: no attempt counted.
+    private func putBack(_ claimed: ClaimedJob, because reason: String) {
+        defer { claimed.claimLock.close() }
+        var record = claimed.record
+        record.set("processor", nil)
+        Diagnostics.warn("could not start job \(claimed.id): \(reason); it goes back to queued/")
+        do {
+            _ = try moveRetrying(claimed.id, to: .queued, record: record)
+            JobLog.append(layout, id: claimed.id, .warning, "could not start: \(reason); back to queued/")
+        } catch {
+            Diagnostics.warn(
+                "could not put job \(claimed.id) back in queued/: \(error); recovery will, once this processor exits")
+        }
     }
 
     /// A job's own timeout may only lower its type's.
@@ -159,8 +201,11 @@ final class JobRunner: Sendable {
     /// Records the outcome and moves the job: done, failed, or back to queued for a retry.
     private func finish(
         _ id: String, _ record: JobRecord, _ result: HandlerResult, resultPath: String?, started: Double,
-        landing: RecordLanding? = nil
+        landing: RecordLanding? = nil, releaseClaim: @Sendable () -> Void
     ) {
+        // Released on every path, after the move (or after giving up on it: recovery then settles
+        // the job once this processor has exited).
+        defer { releaseClaim() }
         // The running record lands before the outcome's replaces it (never the other way round).
         landing?.waitUntilSettled()
         var record = record
@@ -271,9 +316,11 @@ final class JobRunner: Sendable {
         if target.isTerminal { FileSystem.removeShallowTree(layout.workDirectory(id)) }
         // A job going back to the queue belongs to no processor until the next claim.
         if target == .queued { record.set("processor", nil) }
-        JobLog.append(layout, id: id, logLevel, message + " → \(target.rawValue)/")
         do {
             let final = try moveRetrying(id, to: target, record: record)
+            // Logged once moved (and committed, in durable mode): a log never says "done" of a
+            // job that a crash then recovers.
+            JobLog.append(layout, id: id, logLevel, message + " → \(final.rawValue)/")
             // Gone from processing/: a claim lock still held (a start that never landed) has done
             // its work. When the move failed it stays held, so recovery waits for this processor.
             landing?.jobLeftProcessing()

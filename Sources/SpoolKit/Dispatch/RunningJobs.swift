@@ -18,6 +18,9 @@ final class RunningJobs: Sendable {
         if let request { context.requestStop(request) }
     }
 
+    /// The ids of the jobs running now.
+    var ids: Set<String> { state.withLock { Set($0.contexts.keys) } }
+
     func unregister(_ id: String) { _ = state.withLock { $0.contexts.removeValue(forKey: id) } }
 
     /// Asks the job with this id to stop, if it runs here; true when it does.

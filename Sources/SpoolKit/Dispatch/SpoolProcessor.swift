@@ -84,9 +84,12 @@ public final class SpoolProcessor: Sendable {
         let workerCount = max(1, options.workers)
         let finishing = store.commits.groupCommitter != nil ? FinishingPool.forWorkers(workerCount) : nil
         defer { finishing?.stop() }
+        let containment = JobContainment.start(layout: layout, processorName: identity.name)
+        defer { containment.stop() }
         let runner = JobRunner(
             store: store, handlers: handlers, running: running, summary: summary, batches: batches,
-            finishing: finishing, users: users.switching, wakeForwarder: { forwarder?.wake() })
+            finishing: finishing, users: users.switching, containment: containment,
+            wakeForwarder: { forwarder?.wake() })
         let limits = configuration.handlers.compactMapValues(\.concurrency)
         let queue = WorkQueue(concurrencyLimits: limits)
         let watcher = try QueueWatcher(

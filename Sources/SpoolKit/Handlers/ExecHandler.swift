@@ -3,15 +3,13 @@
 ///
 /// - fd 0: the job's record (JSON), fd 1: the result file, fd 2: a pipe whose lines go to the job's log,
 /// - fd 3: the progress channel (`echo "progress 40" >&3`),
-/// - fd 4: the processor's lock, which marks the job as still running should the processor die;
-///   handlers should leave it open,
 ///
 /// and `SPOOL_JOB_ID`, `SPOOL_JOB_TYPE`, `SPOOL_ATTEMPT`, `SPOOL_DIR`, `SPOOL_JOB_FILE`,
 /// `SPOOL_RESULT` and `SPOOL_PROGRESS_FD` in its environment. With a `user` (a root processor
 /// and a type with a `user`), it runs as that account, with its groups, and with its HOME, USER
 /// and LOGNAME; its stderr and progress pipes are given to it. A timeout or a stop sends SIGTERM
 /// to the group, then SIGKILL after the grace period; when the handler exits, whatever is left
-/// of its group is killed, so nothing of a job outlives it.
+/// of its group (and of its cgroup, see `JobContainment`) is killed, so nothing of a job outlives it.
 public struct ExecHandler: JobHandler {
     public let arguments: [String]
     public let environment: [(String, String)]
@@ -102,8 +100,9 @@ public struct ExecHandler: JobHandler {
             }
         }
 
-        var descriptors = [input, context.resultOutput, channels.errors.write, channels.progress.write]
-        if let lock = context.processorLock { descriptors.append(lock) }
+        // Nothing else: not the processor's lock, not another job's files. The result file is
+        // what holds the job's claim (its lock) while any process of the job lives.
+        let descriptors = [input, context.resultOutput, channels.errors.write, channels.progress.write]
         let process: SpawnedProcess
         do {
             var limits: [ResourceLimit] = []
@@ -113,7 +112,8 @@ public struct ExecHandler: JobHandler {
             if let count = invocation.limits.openFiles { limits.append(.openFiles(count)) }
             process = try ProcessSpawner.spawn(
                 arguments: arguments, environment: environmentFor(invocation),
-                workingDirectory: workingDirectory, descriptors: descriptors, limits: limits, user: user)
+                workingDirectory: workingDirectory, descriptors: descriptors, limits: limits, user: user,
+                ties: context.processTies)
         } catch {
             channels.closeWriteEnds()
             return .failure(

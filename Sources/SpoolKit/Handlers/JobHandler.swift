@@ -67,16 +67,19 @@ public final class HandlerContext: Sendable {
     let resultTemporaryPath: String?
     let layout: SpoolLayout
     let id: String
-    let processorLock: FileDescriptor?
+    /// What ties the job's processes to it (its cgroup, death with the processor).
+    let processTies: JobProcessTies
     /// The running record, open, when it may not have landed in `processing/` yet (see
     /// `RecordLanding`): what a handler reads as the job.
     let recordInput: FileDescriptor?
     private let progressSink: @Sendable (ProgressUpdate) -> Void
     private let stop = Mutex<StopRequest?>(nil)
+    /// The lock of a result that replaced `resultOutput` (see `replaceResult`).
+    private let replacementLock = Mutex<FileDescriptor?>(nil)
 
     init(
         resultOutput: FileDescriptor, resultTemporaryPath: String? = nil, killGrace: Double, layout: SpoolLayout,
-        id: String, processorLock: FileDescriptor?, recordInput: FileDescriptor? = nil,
+        id: String, processTies: JobProcessTies = JobProcessTies(), recordInput: FileDescriptor? = nil,
         progressSink: @escaping @Sendable (ProgressUpdate) -> Void
     ) {
         self.recordInput = recordInput
@@ -85,7 +88,7 @@ public final class HandlerContext: Sendable {
         self.killGrace = killGrace
         self.layout = layout
         self.id = id
-        self.processorLock = processorLock
+        self.processTies = processTies
         self.progressSink = progressSink
     }
 
@@ -102,6 +105,35 @@ public final class HandlerContext: Sendable {
             return duplicate
         }
         return try FileSystem.openForReadingSafely(invocation.recordPath)
+    }
+
+    /// Makes the file at `path` the attempt's result, renamed over the in-progress result file.
+    /// The result file's lock says that the job's claim is alive (docs/FORMAT.md, section 6), so
+    /// the new file is locked before it takes the name, and stays locked until the job has moved on.
+    func replaceResult(with path: String) throws(SystemError) {
+        guard let resultTemporaryPath else {
+            throw SystemError("replace the result of job \(id) with", path: path, code: ErrnoCode.invalid)
+        }
+        let lock = try FileSystem.openForReadingSafely(path)
+        do throws(SystemError) {
+            _ = try lock.lockExclusive(path: path)
+            try FileSystem.rename(path, to: resultTemporaryPath)
+        } catch {
+            lock.close()
+            throw error
+        }
+        replacementLock.withLock { held in
+            held?.close()
+            held = lock
+        }
+    }
+
+    /// Releases the lock of a replaced result, once the job has left `processing/`.
+    func releaseReplacedResult() {
+        replacementLock.withLock { held in
+            held?.close()
+            held = nil
+        }
     }
 
     /// Reports progress (0–100); recorded in the job's file, at most a few times a second.

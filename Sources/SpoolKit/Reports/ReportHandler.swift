@@ -291,10 +291,10 @@ public struct ReportHandler: JobHandler {
     private func publish(
         _ outputPath: String, workDirectory: String, checkpoint: ReportCheckpoint, context: HandlerContext
     ) throws(ReportFailure) -> HandlerResult {
-        guard let resultPath = context.resultTemporaryPath else {
+        guard context.resultTemporaryPath != nil else {
             throw .retryable("the processor gave the report no result file to replace")
         }
-        do { try FileSystem.rename(outputPath, to: resultPath) } catch { throw .retryable("\(error)") }
+        do { try context.replaceResult(with: outputPath) } catch { throw .retryable("\(error)") }
         FileSystem.removeShallowTree(workDirectory)
         context.log(
             .info,

@@ -96,7 +96,7 @@ final class ReportSource {
         do {
             process = try ProcessSpawner.spawn(
                 arguments: argv, environment: environment, workingDirectory: spoolRoot,
-                descriptors: [input, pipe.write, log], user: user)
+                descriptors: [input, pipe.write, log], user: user, ties: context.processTies)
         } catch {
             pipe.read.close()
             pipe.write.close()

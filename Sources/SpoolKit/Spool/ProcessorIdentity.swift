@@ -108,6 +108,14 @@ struct ProcessorLiveness {
         return alive
     }
 
+    /// True when the named processor ran on this host.
+    func isOnThisHost(_ name: String) -> Bool {
+        let host = String(
+            decoding: Array(ProcessInfoLite.hostName.utf8).filter(JobID.isAllowed).prefix(64), as: UTF8.self)
+        let parts = name.split(separator: "-")
+        return parts.count >= 3 && parts.dropLast(2).joined(separator: "-") == (host.isEmpty ? "host" : host)
+    }
+
     /// True when the named processor ran on this host and its process is gone, although its lock
     /// is still held: handlers it started are still running, and their jobs will be recoverable
     /// once they end.

@@ -35,6 +35,8 @@ extension JobStore {
         defer { recoveryLock.close() }
         guard let entries = try? FileSystem.listDirectory(directory) else { return pass }
         var liveness = ProcessorLiveness(layout: layout, ownName: processor?.name)
+        // What dead processors' jobs left running on this host goes first: it may hold claims.
+        JobContainment.killLeftovers(layout: layout) { liveness.isAlive($0) }
         var ids: [String] = []
         for entry in entries {
             let isDirectory =
@@ -109,24 +111,33 @@ extension JobStore {
         record.set("ownerUID", JSONValue(Int(JobOwnership.submitter(fileOwner: status.ownerID, record: record, layout: layout))))
         // A parent waiting for its children belongs to its tree, not to a processor.
         if record.status == BatchStatus.waitingForChildren { return .ownedByLiveProcessor }
-        // A live owner may be in the middle of moving the job on: leave it. (Records that go back
-        // to queued/, and jobs a user's command takes, lose their `processor`, so a stale owner
-        // never keeps a job here.)
-        if let owner = record.processorName, liveness.isAlive(owner) {
-            return liveness.isOrphanedOnThisHost(owner) ? .awaitingOrphanedHandlers : .ownedByLiveProcessor
-        }
-        if inspectOnly { return .recovered(.processing) }
-
-        // Started under group commit, its owner dead before the running record landed: the
-        // staged record in tmp/ says the attempt began (see RecordLanding), so it is counted.
+        // Started under group commit, its owner stopped before the running record landed: the
+        // staged record in tmp/ says the attempt began (see RecordLanding). It is the job's
+        // latest truth whatever the record names (a record claimed from queued/ may still name
+        // the processor of an earlier attempt), and its attempt is counted.
         var landedStart: String?
-        if record.processorName == nil, let staged = stagedStart(of: id, claimed: record) {
-            if let owner = staged.record.processorName, liveness.isAlive(owner) {
-                return liveness.isOrphanedOnThisHost(owner) ? .awaitingOrphanedHandlers : .ownedByLiveProcessor
-            }
+        if let staged = stagedStart(of: id, claimed: record) {
             record = staged.record
             landedStart = staged.path
         }
+        // The rule: a claim is alive while any process of it holds the attempt's lock (its
+        // result file: the processor, and the job's processes as their standard output).
+        let abandonedResults: [String]
+        switch attemptLock(of: id, owner: record.processorName, liveness: &liveness, killingLeftovers: !inspectOnly) {
+        case .held: return .ownedByLiveProcessor
+        case .heldByOrphans: return .awaitingOrphanedHandlers
+        case .free(let leftovers): abandonedResults = leftovers
+        }
+        // A processor of an earlier version kept no attempt lock: while the processor its record
+        // names lives, leave the job to it.
+        if let owner = record.processorName, liveness.isAlive(owner) {
+            return liveness.isOrphanedOnThisHost(owner) ? .awaitingOrphanedHandlers : .ownedByLiveProcessor
+        }
+        // Checked again after the attempt's lock: a live owner may have moved the job on meanwhile.
+        guard let latest = try? FileSystem.statusNotFollowing(path), latest.isSameFile(as: status) else {
+            return .skipped
+        }
+        if inspectOnly { return .recovered(.processing) }
 
         let target: JobState
         switch record.status {
@@ -145,6 +156,8 @@ extension JobStore {
             } else {
                 record.set("error", .string("processor \(owner) stopped during attempt \(record.attempts); retrying"))
                 target = .queued
+                // It belongs to no processor until the next claim.
+                record.set("processor", nil)
             }
             JobLog.append(
                 layout, id: id, .warning,
@@ -156,11 +169,14 @@ extension JobStore {
         default:
             // Claimed but never started: no attempt to count.
             target = .queued
+            record.set("processor", nil)
         }
         do {
             let final = try move(id, to: target, record: record)
             // Only now: if the move failed, the next pass still finds the start to count.
             if let landedStart { try? FileSystem.unlinkIfPresent(landedStart) }
+            // The output of an attempt that did not finish is discarded, as a retry's is.
+            for path in abandonedResults { try? FileSystem.unlinkIfPresent(path) }
             return .recovered(final)
         } catch {
             Diagnostics.warn("could not recover \(layout.relative(path)): \(error)")
@@ -169,7 +185,53 @@ extension JobStore {
     }
 }
 
+/// Whether the processes of a job's attempt still hold its lock.
+enum AttemptLockState {
+    /// No process holds it; the paths are the attempt's in-progress result files (nobody's now).
+    case free(leftovers: [String])
+    /// Held, by its live processor or by processes of the attempt.
+    case held
+    /// Held only by processes of an attempt whose processor on this host has stopped, and that
+    /// could not be stopped (not ours to kill): recoverable once they end.
+    case heldByOrphans
+}
+
 extension JobStore {
+    /// The attempt's lock of job `id`: its in-progress result files in tmp/ and its published
+    /// result (between the result's publication and the move, the lock lives on there). When it
+    /// is held although `owner`, a processor of this host, has stopped, what holds it is left of
+    /// that attempt: killed here, as its cgroup would have been (docs/FORMAT.md, section 6).
+    func attemptLock(
+        of id: String, owner: String?, liveness: inout ProcessorLiveness, killingLeftovers: Bool = true
+    ) -> AttemptLockState {
+        let label = "result-" + id
+        var inProgress: [String] = []
+        for entry in (try? FileSystem.listDirectory(layout.temporaryDirectory)) ?? [] {
+            if let name = entry.name, layout.isTemporaryName(name, for: label) {
+                inProgress.append(layout.temporaryDirectory + "/" + name)
+            }
+        }
+        for path in [layout.resultPath(id)] + inProgress {
+            guard let fd = try? FileSystem.openForReadingSafely(path) else { continue }
+            defer { fd.close() }
+            if (try? fd.lockExclusive(path: path)) != false { continue }
+            guard let owner, !liveness.isAlive(owner), liveness.isOnThisHost(owner) else { return .held }
+            guard killingLeftovers, let status = try? fd.status(path: path) else { return .heldByOrphans }
+            let killed = OrphanReaper.killProcesses(holdingForWriting: status)
+            if killed > 0 {
+                Diagnostics.warn(
+                    "killed \(killed) process(es) left of job \(id) by processor \(owner), which stopped")
+                JobLog.append(layout, id: id, .warning, "killed \(killed) process(es) left by processor \(owner), which stopped")
+            }
+            if (try? fd.lockExclusive(wait: false, path: path)) != true {
+                // One more look after they are reaped by whoever is their parent now.
+                ProcessInfoLite.sleep(seconds: 0.05)
+                if (try? fd.lockExclusive(path: path)) != true { return .heldByOrphans }
+            }
+        }
+        return .free(leftovers: inProgress)
+    }
+
     /// The running record a processor staged in tmp/ for the attempt that follows `claimed`
     /// (status running, one attempt more), if one is there whole: a start whose landing a dead
     /// processor never finished. After a power cut it may be missing or empty; then the attempt

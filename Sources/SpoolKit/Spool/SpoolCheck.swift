@@ -176,7 +176,12 @@ extension JobStore {
         var liveness = ProcessorLiveness(layout: layout, ownName: nil)
         var orphans: [String] = []
         for (id, states) in locations.sorted(by: { $0.key < $1.key }) where states.contains(.processing) {
-            if case .recovered = recoverOne(id, liveness: &liveness, inspectOnly: true) { orphans.append(id) }
+            // A claim whose lock a live process holds is running, never an orphan; one held only by
+            // what a stopped processor's job left behind is (repair kills those first).
+            switch recoverOne(id, liveness: &liveness, inspectOnly: true) {
+            case .recovered, .awaitingOrphanedHandlers: orphans.append(id)
+            case .ownedByLiveProcessor, .notPresent, .skipped: break
+            }
         }
         guard !orphans.isEmpty else { return }
         let moved =

@@ -9,6 +9,7 @@ enum ErrnoCode {
     static let tryAgain = EAGAIN
     static let interrupted = EINTR
     static let tooManyLinks = ELOOP
+    static let invalid = EINVAL
 }
 
 /// open(2) flags for the files outside System/.

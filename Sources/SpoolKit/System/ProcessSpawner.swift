@@ -81,6 +81,7 @@ public struct SpawnedProcess: Sendable {
         let result = retryingInterrupts { wait4(pid, &status, WNOHANG, &usage) }
         switch result {
         case .success(let reaped) where reaped == pid:
+            SpawnedChildren.forget(pid)
             return (ProcessTermination(waitStatus: status), ProcessUsage(usage))
         case .success:
             return nil
@@ -95,6 +96,7 @@ public struct SpawnedProcess: Sendable {
         var status: Int32 = 0
         var usage = rusage()
         let result = retryingInterrupts { wait4(pid, &status, 0, &usage) }
+        SpawnedChildren.forget(pid)
         if case .failure = result { return (.exited(-1), ProcessUsage(rusage())) }
         return (ProcessTermination(waitStatus: status), ProcessUsage(usage))
     }
@@ -112,6 +114,20 @@ public struct ResourceLimit: Sendable, Equatable {
         self.resource = resource
         self.soft = soft
         self.hard = hard
+    }
+}
+
+/// What ties a job's process to the job, so that nothing of it outlives the job or its processor.
+public struct JobProcessTies: Sendable {
+    /// An open `cgroup.procs` of the job's cgroup: the child joins it before anything else.
+    public var controlGroupProcesses: FileDescriptor?
+    /// SIGKILL when the spawning thread (a worker, which lives as long as its processor) dies:
+    /// a processor killed with -9 takes its handlers with it.
+    public var killedWithSpawningThread: Bool
+
+    public init(controlGroupProcesses: FileDescriptor? = nil, killedWithSpawningThread: Bool = false) {
+        self.controlGroupProcesses = controlGroupProcesses
+        self.killedWithSpawningThread = killedWithSpawningThread
     }
 }
 
@@ -136,7 +152,8 @@ public enum ProcessSpawner {
         workingDirectory: String?,
         descriptors: [FileDescriptor],
         limits: [ResourceLimit] = [],
-        user: UserAccount? = nil
+        user: UserAccount? = nil,
+        ties: JobProcessTies = JobProcessTies()
     ) throws(SystemError) -> SpawnedProcess {
         precondition(!arguments.isEmpty, "a handler command needs at least one argument")
         precondition(descriptors.count <= 64, "at most 64 descriptors can be handed to a child")
@@ -172,7 +189,10 @@ public enum ProcessSpawner {
                             limit_resources: nil, limit_values: nil, limit_count: Int32(limits.count),
                             default_signals: nil, default_signal_count: Int32(defaultedSignals.count),
                             set_identity: user == nil ? 0 : 1, uid: user?.uid ?? 0, gid: user?.gid ?? 0,
-                            groups: groups.baseAddress, group_count: Int32(user?.groups.count ?? 0))
+                            groups: groups.baseAddress, group_count: Int32(user?.groups.count ?? 0),
+                            cgroup_procs_fd: ties.controlGroupProcesses?.rawValue ?? -1,
+                            parent_death_signal: ties.killedWithSpawningThread ? SIGKILL : 0,
+                            parent_pid: getpid())
                         return rawDescriptors.withUnsafeBufferPointer { descriptorBuffer in
                             resources.withUnsafeBufferPointer { resourceBuffer in
                                 values.withUnsafeBufferPointer { valueBuffer in
@@ -181,7 +201,7 @@ public enum ProcessSpawner {
                                         request.limit_resources = resourceBuffer.baseAddress
                                         request.limit_values = valueBuffer.baseAddress
                                         request.default_signals = signalBuffer.baseAddress
-                                        return spool_spawn(&request, &pid)
+                                        return SpawnedChildren.spawning { spool_spawn(&request, &pid) } pid: { pid }
                                     }
                                 }
                             }
