@@ -143,6 +143,13 @@ struct ClaimLivenessTests {
         #expect(lost.isEmpty, "lost: \(lost.sorted().prefix(10))")
         #expect(spool.names(in: "failed").isEmpty, "\(spool.names(in: "failed").prefix(10))")
         #expect(spool.names(in: "tmp").filter { $0.hasPrefix("start~") || $0.hasPrefix("result-") }.isEmpty)
+        // A log says "done" only of a job that stays done: never "→ done/" then "recovered".
+        let contradicted = done.filter { id in
+            let log = spool.contents("logs/\(id).log") ?? ""
+            guard let doneLine = log.range(of: "→ done/") else { return false }
+            return log[doneLine.upperBound...].contains("recovered")
+        }
+        #expect(contradicted.isEmpty, "logs that say done, then recovered: \(contradicted.prefix(5))")
         let fsck = try spool.spool(["fsck"])
         #expect(fsck.status == 0, "\(fsck.standardOutput)")
         TortureTests.record(
