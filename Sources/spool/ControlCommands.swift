@@ -13,6 +13,7 @@ enum CancelCommand: Command {
         control/; the processor running it (whoever started it) stops the handler's process group
         (SIGTERM, then SIGKILL after killGrace) and moves the job to cancelled/. A request made while
         no processor runs is applied when one starts. A finished job cannot be cancelled (exit 65).
+        A job a processor is claiming is waited for up to 2 s, then reported as being claimed (75).
         A parent's cancel reaches every unfinished child; the parent moves to cancelled/ once none
         is left running.
         """
@@ -55,7 +56,8 @@ enum RetryCommand: Command {
     static let details = """
         The job goes back to queued/ with a fresh attempt budget; progress, error, times and exit
         status are reset, and the earlier outcome is appended to the record's "history". Bad input
-        kept in failed/ (not a readable job) cannot be retried.
+        kept in failed/ (not a readable job) cannot be retried, nor can a done job (exit 65). A job
+        a processor is claiming is waited for up to 2 s, then reported as being claimed (75).
         """
 
     static func run(_ arguments: ParsedArguments) throws(SpoolError) -> Int32 {

@@ -5,14 +5,18 @@ enum FsckCommand: Command {
     static let synopsis = "[--repair] [--json]"
     static let summary = "check the spool's consistency; repair what is safe"
     static let options: [OptionSpec] = [
-        .flag("repair", "recover orphaned jobs and remove stale temporaries (safe beside running processors)"),
+        .flag(
+            "repair",
+            "recover orphaned jobs, remove dead processors' lock files and stale temporaries (safe beside running processors)"
+        ),
         .flag("json", "print JSON"),
     ]
     static let details = """
         Checks that every job is in exactly one state and has a readable, sane record; finds jobs
-        in processing/ without a live processor, stale temporaries and half-made batches, children
-        without a parent and parents missing children, results and logs without a job, and jobs
-        whose result is missing. Exit status 0 when nothing remains to be fixed (after --repair),
+        in processing/ without a live processor, lock files of processors that are gone (no process,
+        neither the processor nor a handler it started, holds their lock), stale temporaries and
+        half-made batches, children without a parent and parents missing children, results and
+        logs without a job, and jobs whose result is missing. Exit status 0 when nothing remains to be fixed (after --repair),
         1 when problems remain.
         """
 

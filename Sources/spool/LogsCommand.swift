@@ -16,11 +16,13 @@ enum LogsCommand: Command {
         _ = try store.locate(id)
         let path = spool.layout.logPath(id)
         var offset = 0
+        var output = JobBytesOutput()
+        defer { output.finish() }
         func printNew() -> Bool {
             let bytes = FileSystem.readFile(path, from: offset)
             guard !bytes.isEmpty else { return false }
             offset += bytes.count
-            StandardStreams.write(1, bytes)
+            output.write(bytes)
             return true
         }
         _ = printNew()

@@ -14,6 +14,8 @@ enum ResultCommand: Command {
         a queued or running job's result is printed as it is written (a report's partial output,
         or a command's standard output in tmp/), then the rest once the job has finished. With
         masking configured, a report masked for a role that sees more than yours is refused (77).
+        On a terminal, control characters and bytes that are not UTF-8 are shown escaped (see
+        'spool --help'); into a pipe or a file the result is copied byte for byte.
         """
 
     static func run(_ arguments: ParsedArguments) throws(SpoolError) -> Int32 {
@@ -31,7 +33,9 @@ enum ResultCommand: Command {
                 return ExitCode.success
             }
         }
-        for file in files { try store.copyResult(file, to: 1) }
+        var output = JobBytesOutput()
+        for file in files { try store.copyResult(file) { output.write($0) } }
+        output.finish()
         if files.isEmpty {
             Output.error("spool: job \(id) has no result yet")
             return ExitCode.noInput
@@ -48,6 +52,8 @@ enum ResultCommand: Command {
     /// by position stays right; a command retried from scratch starts a new file, and bytes
     /// already printed from the failed attempt are not taken back (a note says so).
     private static func follow(_ store: JobStore, id: String) {
+        var output = JobBytesOutput()
+        defer { output.finish() }
         var offset = 0
         var current: String?
         while true {
@@ -57,7 +63,7 @@ enum ResultCommand: Command {
                     let bytes = FileSystem.readFile(store.layout.resultPath(id), from: offset, limit: 1 << 20)
                     if bytes.isEmpty { return }
                     offset += bytes.count
-                    StandardStreams.write(1, bytes)
+                    output.write(bytes)
                 }
             }
             if let path = store.inProgressResultPath(of: id) {
@@ -69,7 +75,7 @@ enum ResultCommand: Command {
                     let bytes = FileSystem.readFile(path, from: offset, limit: 1 << 20)
                     if bytes.isEmpty { break }
                     offset += bytes.count
-                    StandardStreams.write(1, bytes)
+                    output.write(bytes)
                 }
             }
             ProcessInfoLite.sleep(seconds: 0.2)

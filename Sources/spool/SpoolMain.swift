@@ -61,6 +61,9 @@ enum SpoolMain {
         text += """
 
             Every command takes --spool DIR (default: $SPOOL_DIR, else ./spool) and --help.
+            On a terminal, control characters in what commands print (a job's fields, log or
+            result) are shown as \\u00XX (ESC as \\u001b) and bytes that are not UTF-8 as \\xXX;
+            into a pipe or a file, output is the bytes as they are.
             Exit codes: 0 ok, 1 a waited-for job failed, 64 usage, 65 bad data,
             66 no such spool or job, 70 internal error, 73 cannot create, 74 I/O error,
             75 try again, 77 permission denied, 78 bad configuration.

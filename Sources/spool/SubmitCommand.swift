@@ -104,7 +104,9 @@ enum SubmitCommand: Command {
             else { continue }
             let resultPath = spool.layout.root + "/" + result
             if arguments.has("print") {
-                StandardStreams.write(1, (try? readFileForCommand(resultPath)) ?? [])
+                var output = JobBytesOutput()
+                output.write((try? readFileForCommand(resultPath)) ?? [])
+                output.finish()
             } else {
                 Output.line(resultPath)
             }

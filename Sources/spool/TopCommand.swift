@@ -37,7 +37,9 @@ enum TopCommand: Command {
         while true {
             let lines = screen(spool: spool, recent: recent)
             if fullScreen {
-                StandardStreams.writeOutput("\u{1B}[H\u{1B}[2J" + lines.joined(separator: "\r\n"))
+                // Only the view's own sequences reach the terminal: a job's text is made visible.
+                StandardStreams.writeOutput(
+                    "\u{1B}[H\u{1B}[2J" + lines.map(TerminalText.visible).joined(separator: "\r\n"))
             } else {
                 Output.line(lines.joined(separator: "\n") + "\n")
             }

@@ -50,9 +50,8 @@ extension JobStore {
         let tree = BatchTree(layout: layout, parent: id)
         let children = tree.children(in: .failed) + tree.children(in: .cancelled)
         guard !children.isEmpty || state != .done else {
-            throw .invalidJob(
-                path: layout.relative(layout.jobPath(id, in: state)),
-                reason: "every child of this parent succeeded; there is nothing to retry")
+            throw .jobInState(
+                id: id, state: state.displayName, reason: "every child of it succeeded; there is nothing to retry")
         }
         // Children first, then the parent: a parent waiting again before all of them are back
         // in queued/ could be settled (and finished) by the rest still being in failed/.
@@ -73,9 +72,10 @@ extension JobStore {
 
     /// Moves a finished parent back to `processing/` to wait for its children again.
     func reopenParent(_ id: String, from state: JobState, by user: String) throws(SpoolError) {
-        guard let taken = try take(id, from: state) else {
-            throw .system(
-                SystemError("retry", path: layout.relative(layout.jobPath(id, in: state)), code: ErrnoCode.tryAgain))
+        guard let taken = try takeWaiting(id, from: state, until: ProcessInfoLite.now() + Self.busyWait) else {
+            throw .jobInState(
+                id: id, state: (try? locate(id).state.displayName) ?? "gone",
+                reason: "it left \(state.rawValue)/ while it was being retried")
         }
         defer { taken.lock.close() }
         var record = taken.record

@@ -81,11 +81,12 @@ extension JobStore {
     /// Cancels a job: a waiting one at once, a running one through its processor.
     public func cancel(_ id: String, by user: String, reason: String?) throws(SpoolError) -> CancelOutcome {
         let request = CancelRequest(jobID: id, requestedBy: user, requestedAt: Timestamp.now(), reason: reason)
+        let deadline = ProcessInfoLite.now() + Self.busyWait
         for _ in 0..<5 {
             let (state, _) = try locate(id)
             switch state {
             case .queued, .held, .waiting:
-                guard let taken = try take(id, from: state) else { continue }
+                guard let taken = try takeWaiting(id, from: state, until: deadline) else { continue }
                 try settle(taken, to: .cancelled, record: Self.cancelledRecord(taken.record, request))
                 JobLog.append(layout, id: id, .warning, request.sentence + " → cancelled/")
                 afterCancel(id, request)
@@ -97,17 +98,52 @@ extension JobStore {
                 let path = try ControlFiles.writeCancel(request, layout: layout)
                 return .requested(path: path)
             case .forwarded:
-                throw .invalidJob(
-                    path: layout.relative(layout.jobPath(id, in: state)),
-                    reason: "the job was forwarded to another spool (see its forwardedTo); cancel it there")
+                throw .jobInState(
+                    id: id, state: state.displayName,
+                    reason: "it was sent to another spool by a route (see its forwardedTo); cancel it there")
             case .done, .failed, .cancelled:
-                throw .invalidJob(
-                    path: layout.relative(layout.jobPath(id, in: state)),
-                    reason: "the job has already finished (\(state.rawValue)); only queued, held or running jobs "
-                        + "can be cancelled")
+                throw .jobInState(
+                    id: id, state: state.displayName,
+                    reason: "it has already finished, so there is nothing to cancel; " + finishedJobAdvice(id, state))
             }
         }
-        throw .system(SystemError("cancel", path: id, code: ErrnoCode.tryAgain))
+        // It moved on five times while we looked: something keeps taking it.
+        throw .jobBusy(id: id)
+    }
+
+    /// How long a user's command waits for a job another process holds: a processor's claim (or
+    /// another command) holds the job file's lock for milliseconds, unless something is wrong.
+    static let busyWait = 2.0
+
+    /// `take` for a user's command: while another process holds the job's file, tries again
+    /// until `deadline`, then throws `jobBusy`. Nil when the job has left `state` meanwhile.
+    func takeWaiting(_ id: String, from state: JobState, until deadline: Double) throws(SpoolError) -> TakenJob? {
+        while true {
+            if let taken = try take(id, from: state) { return taken }
+            guard FileSystem.exists(layout.jobPath(id, in: state)) else { return nil }
+            guard ProcessInfoLite.now() < deadline else { throw .jobBusy(id: id) }
+            ProcessInfoLite.sleep(seconds: 0.02)
+        }
+    }
+
+    /// Takes a job for a user's command from whichever of `states` it is in, waiting a moment
+    /// while another process holds it (`takeWaiting`); `refusal` is the error for any other state.
+    func takeForRequest(
+        _ id: String, from states: Set<JobState>, refusal: (JobState) -> SpoolError
+    ) throws(SpoolError) -> TakenJob {
+        let deadline = ProcessInfoLite.now() + Self.busyWait
+        while true {
+            let (state, _) = try locate(id)
+            guard states.contains(state) else { throw refusal(state) }
+            if let taken = try takeWaiting(id, from: state, until: deadline) { return taken }
+        }
+    }
+
+    /// What a user can do with a finished job, for messages refusing a request on it.
+    func finishedJobAdvice(_ id: String, _ state: JobState) -> String {
+        state == .done
+            ? "'spool show \(id)' shows it, 'spool result \(id)' prints its result"
+            : "'spool retry \(id)' runs it again, 'spool show \(id)' shows it"
     }
 
     /// A cancelled child may end its parent; a parent cancelled before its split was recorded
@@ -158,15 +194,10 @@ extension JobStore {
 
     /// Puts one failed or cancelled job back in `queued/`, its earlier outcome in `history`.
     func requeue(_ id: String, by user: String) throws(SpoolError) {
-        let (state, path) = try locate(id)
-        guard state == .failed || state == .cancelled else {
-            throw .invalidJob(
-                path: layout.relative(path),
-                reason: "only failed or cancelled jobs can be retried; this one is \(state.displayName)")
+        let taken = try takeForRequest(id, from: [.failed, .cancelled]) { state in
+            .jobInState(id: id, state: state.displayName, reason: retryRefusal(id, state))
         }
-        guard let taken = try take(id, from: state) else {
-            throw .system(SystemError("retry", path: layout.relative(path), code: ErrnoCode.tryAgain))
-        }
+        let state = taken.from
         var record = taken.record
         record.moveOutcomeToHistory(
             from: state, by: user,
@@ -177,6 +208,20 @@ extension JobStore {
         record.set("notBefore", nil)
         try settle(taken, to: .queued, record: record)
         JobLog.append(layout, id: id, .info, "retried by \(user) (was \(state.rawValue)) → queued/")
+    }
+
+    /// Why a job in `state` cannot be retried, and what can be done instead.
+    func retryRefusal(_ id: String, _ state: JobState) -> String {
+        switch state {
+        case .done:
+            return "it succeeded, and only failed or cancelled jobs can be retried (a new job runs it again); "
+                + finishedJobAdvice(id, state)
+        case .forwarded:
+            return "it was sent to another spool by a route (see its forwardedTo); retry it there"
+        default:
+            return "it has not finished; only failed or cancelled jobs can be retried"
+                + (state == .processing ? " ('spool cancel \(id)' stops it)" : "")
+        }
     }
 
     /// Whether the job file at `path` is a parent (carries a `batch` section).
@@ -204,12 +249,9 @@ extension JobStore {
     private func moveWaiting(_ id: String, from: JobState, to: JobState, verb: String, by user: String)
         throws(SpoolError)
     {
-        let (state, path) = try locate(id)
-        if state == to { return }
-        guard state == from, let taken = try take(id, from: from) else {
-            throw .invalidJob(
-                path: layout.relative(path),
-                reason: "only \(from.displayName) jobs can be \(verb); this one is \(state.displayName)")
+        if try locate(id).state == to { return }
+        let taken = try takeForRequest(id, from: [from]) { state in
+            .jobInState(id: id, state: state.displayName, reason: "only \(from.displayName) jobs can be \(verb)")
         }
         try settle(taken, to: to, record: taken.record)
         JobLog.append(layout, id: id, .info, "\(verb) by \(user) → \(to.rawValue)/")

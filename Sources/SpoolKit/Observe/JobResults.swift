@@ -23,8 +23,8 @@ extension JobStore {
         return FileSystem.exists(file) ? ([file], []) : ([], [id])
     }
 
-    /// Copies a result file to a descriptor in 1 MiB pieces: constant memory whatever its size.
-    public func copyResult(_ path: String, to descriptor: Int32) throws(SpoolError) {
+    /// Hands a result file to `write` in 1 MiB pieces: constant memory whatever its size.
+    public func copyResult(_ path: String, to write: ([UInt8]) -> Void) throws(SpoolError) {
         let fd: FileDescriptor
         do { fd = try FileSystem.openForReadingSafely(path) } catch { throw .system(error) }
         defer { fd.close() }
@@ -33,7 +33,7 @@ extension JobStore {
             let count: Int
             do { count = try fd.read(into: &buffer, path: path) } catch { throw .system(error) }
             if count == 0 { return }
-            StandardStreams.write(descriptor, Array(buffer[0..<count]))
+            write(Array(buffer[0..<count]))
         }
     }
 }

@@ -129,10 +129,70 @@ struct ProcessorLiveness {
         return !ProcessInfoLite.isAlive(pid)
     }
 
-    /// Removes lock files of processors found dead (after their jobs were recovered).
+    /// Removes the lock file of every processor that is gone (run after its jobs were
+    /// recovered): any `processors/NAME.lock` whose lock no process holds, whether or not a job
+    /// named its processor. A processor killed with -9 whose handlers still run keeps its lock
+    /// held, and its file, until they end.
     func removeDeadLocks() {
-        for (name, alive) in known where !alive {
-            try? FileSystem.unlinkIfPresent(layout.processorsDirectory + "/" + name + ".lock")
+        for name in ProcessorLocks.names(in: layout) where name != ownName {
+            ProcessorLocks.removeIfDead(name, layout: layout)
         }
+    }
+}
+
+/// The lock files in `processors/` (`NAME.lock`; dot files such as `.recovery.lock` are not
+/// processors') and the removal of those left by processors that are gone.
+enum ProcessorLocks {
+    /// The processor names of the lock files in `processors/`.
+    static func names(in layout: SpoolLayout) -> [String] {
+        ((try? FileSystem.listDirectory(layout.processorsDirectory)) ?? []).compactMap { entry in
+            guard let file = entry.name, file.hasSuffix(".lock") else { return nil }
+            let name = String(file.dropLast(5))
+            return JobID.isValid(name) ? name : nil
+        }
+    }
+
+    /// The lock file of a processor that is gone, opened and locked: no other process held its
+    /// lock, and the name still refers to the file locked. Nil while the processor or a handler
+    /// it started holds it, or when it is no regular file or cannot be opened.
+    private static func lockIfDead(_ path: String) -> FileDescriptor? {
+        let flags = OpenFlags.readOnly | OpenFlags.noFollow | OpenFlags.nonBlocking
+        guard let fd = try? FileSystem.open(path, flags) else { return nil }
+        guard (try? fd.lockExclusive(path: path)) == true, let opened = try? fd.status(path: path),
+            opened.kind == .regular, let current = try? FileSystem.statusNotFollowing(path),
+            current.isSameFile(as: opened)
+        else {
+            fd.close()
+            return nil
+        }
+        return fd
+    }
+
+    /// Whether `processors/NAME.lock` is a dead processor's: present, and its lock free.
+    static func isDead(_ name: String, layout: SpoolLayout) -> Bool {
+        guard let fd = lockIfDead(layout.processorsDirectory + "/" + name + ".lock") else { return false }
+        fd.close()
+        return true
+    }
+
+    /// Removes `processors/NAME.lock` if its processor is gone: the file is unlinked while this
+    /// process holds its lock, so a live processor's (or one whose handlers still run) is never
+    /// touched. Returns whether it was removed.
+    @discardableResult
+    static func removeIfDead(_ name: String, layout: SpoolLayout) -> Bool {
+        let path = layout.processorsDirectory + "/" + name + ".lock"
+        guard let fd = lockIfDead(path) else { return false }
+        defer { fd.close() }
+        return (try? FileSystem.unlink(path)) != nil
+    }
+
+    /// What a lock file says of its processor (`HOST PID STARTEDAT`), for messages: `pid 12 on
+    /// HOST, started 2026-…`, or nil when it says nothing readable.
+    static func describe(_ name: String, layout: SpoolLayout) -> String? {
+        let path = layout.processorsDirectory + "/" + name + ".lock"
+        let words = ((try? FileSystem.readFile(path, limit: 4096)) ?? []).split(whereSeparator: { $0 <= 0x20 })
+            .map { String(decoding: $0, as: UTF8.self) }
+        guard words.count >= 3 else { return nil }
+        return "pid \(words[1]) on \(words[0]), started \(words[2])"
     }
 }

@@ -20,6 +20,9 @@ public struct CheckProblem: Sendable {
         case logWithoutJob = "log-without-job"
         /// A job whose `result` field names a file that does not exist.
         case missingResult = "missing-result"
+        /// `processors/NAME.lock` of a processor that is gone: no process (neither it nor a
+        /// handler it started) holds its lock.
+        case deadProcessorLock = "dead-processor-lock"
     }
 
     public let kind: Kind
@@ -105,7 +108,11 @@ extension JobStore {
                     kind: .childWithoutParent, path: state.rawValue + "/" + parent + "/",
                     detail: "children of \(parent), which is in no state"))
         }
+        // Found before any repair: the recovery pass that settles orphans also removes them.
+        let deadLocks = ProcessorLocks.names(in: layout).filter { ProcessorLocks.isDead($0, layout: layout) }
+            .map { (name: $0, description: ProcessorLocks.describe($0, layout: layout)) }
         checkOrphans(locations, repair: repair, into: &report)
+        checkProcessorLocks(deadLocks, repair: repair, into: &report)
         checkTemporaries(repair: repair, now: now, into: &report)
         checkLeftovers(in: layout.resultsDirectory, suffix: ".out", kind: .resultWithoutJob, locations, into: &report)
         checkLeftovers(in: layout.logsDirectory, suffix: ".log", kind: .logWithoutJob, locations, into: &report)
@@ -192,6 +199,29 @@ extension JobStore {
                 detail: moved[id].map { "its processor is gone; recovered to \($0.rawValue)/" }
                     ?? "its processor is gone; recovery (a processor's start, or fsck --repair) settles it")
             problem.repaired = moved[id] != nil
+            report.problems.append(problem)
+        }
+    }
+
+    /// Lock files of processors that are gone. The repair is a recovery pass (unless the orphans'
+    /// pass already ran), which removes them as every processor's pass does.
+    private func checkProcessorLocks(
+        _ dead: [(name: String, description: String?)], repair: Bool, into report: inout CheckReport
+    ) {
+        func path(_ name: String) -> String { layout.processorsDirectory + "/" + name + ".lock" }
+        if repair && dead.contains(where: { FileSystem.exists(path($0.name)) }) { recoverOrphans() }
+        for (name, description) in dead.sorted(by: { $0.name < $1.name }) {
+            let removed = repair && !FileSystem.exists(path(name))
+            let gone = "its processor\(description.map { " (" + $0 + ")" } ?? "") is gone and no handler of it runs"
+            var problem = CheckProblem(
+                kind: .deadProcessorLock, path: layout.relative(path(name)),
+                detail: gone
+                    + (removed
+                        ? "; removed"
+                        : repair
+                            ? "; not removed: another recovery pass was running (run fsck again)"
+                            : "; a recovery pass (a processor's, or fsck --repair) removes it"))
+            problem.repaired = removed
             report.problems.append(problem)
         }
     }

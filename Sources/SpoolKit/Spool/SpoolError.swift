@@ -17,6 +17,12 @@ public enum SpoolError: Error, Sendable, CustomStringConvertible {
     case jobNotFound(id: String)
     /// A job with this id already exists.
     case duplicateJobID(id: String, state: String)
+    /// The job exists, but a request does not apply to it in its state (cancel of a finished
+    /// job, retry of a queued one): `reason` says why and what can be done instead.
+    case jobInState(id: String, state: String, reason: String)
+    /// Another process holds the job's file (a processor claiming it) for longer than a user's
+    /// command waits for it.
+    case jobBusy(id: String)
     /// The command line was wrong.
     case usage(String)
 
@@ -38,6 +44,10 @@ public enum SpoolError: Error, Sendable, CustomStringConvertible {
             return "No job '\(id)' in this spool (see 'spool list')"
         case .duplicateJobID(let id, let state):
             return "A job '\(id)' already exists in \(state)/; choose another id"
+        case .jobInState(let id, let state, let reason):
+            return "Job '\(id)' \(state == "failed" ? "has failed" : "is " + state): \(reason)"
+        case .jobBusy(let id):
+            return "Job '\(id)' is being claimed by a processor; try again"
         case .usage(let message):
             return message
         }
@@ -47,7 +57,8 @@ public enum SpoolError: Error, Sendable, CustomStringConvertible {
     public var exitCode: Int32 {
         switch self {
         case .usage: return ExitCode.usage
-        case .invalidJob, .invalidJobID: return ExitCode.dataError
+        case .invalidJob, .invalidJobID, .jobInState: return ExitCode.dataError
+        case .jobBusy: return ExitCode.temporaryFailure
         case .fileTooLarge: return ExitCode.dataError
         case .jobNotFound, .notASpool: return ExitCode.noInput
         case .duplicateJobID: return ExitCode.cannotCreate

@@ -21,4 +21,5 @@ enum OpenFlags {
     static let noFollow = O_NOFOLLOW
     static let readWrite = O_RDWR
     static let exclusive = O_EXCL
+    static let nonBlocking = O_NONBLOCK
 }
