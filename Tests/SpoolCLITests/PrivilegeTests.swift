@@ -8,12 +8,7 @@ import Testing
 @Suite("Handler users and dropped privileges")
 struct PrivilegeTests {
     static var isRoot: Bool { geteuid() == 0 }
-
-    static func skipUnlessRoot(_ what: String) -> Bool {
-        if isRoot { return false }
-        print("PrivilegeTests: \(what) skipped: switching users needs root")
-        return true
-    }
+    static let hasSetpriv = FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv")
 
     /// A spool whose directories the `nobody` account can reach (the scratch directory from
     /// mkdtemp is 0700), with a root-only directory (0700, holding `file`) beside it;
@@ -34,9 +29,8 @@ struct PrivilegeTests {
         try TestSpool.execute(program, arguments)
     }
 
-    @Test("a handler with \"user\": \"nobody\" runs as nobody, with nobody's groups and environment only")
+    @Test("a handler with \"user\": \"nobody\" runs as nobody, with nobody's groups and environment only", .enabled(if: isRoot, "switching users needs root"))
     func dropsToNobody() throws {
-        if Self.skipUnlessRoot("dropping to nobody") { return }
         // SPOOL_JOB_FILE may still be the job as dropped for the first moment (durable mode:
         // the start record lands after its commit), so the type is read from either form.
         let script = """
@@ -93,9 +87,8 @@ struct PrivilegeTests {
         #expect(try spool.record("n", in: "done")["ownerUID"] as? Int == 0)
     }
 
-    @Test("as root, a handler without a user is refused (78, naming it) unless --allow-root-handlers is given")
+    @Test("as root, a handler without a user is refused (78, naming it) unless --allow-root-handlers is given", .enabled(if: isRoot, "switching users needs root"))
     func rootRule() throws {
-        if Self.skipUnlessRoot("the root rule") { return }
         let spool = try TestSpool(
             configuration: #"{"handlers": {"greet": {"command": ["/usr/bin/id", "-u"]}, "n": {"builtin": "noop"}}}"#)
         try spool.drop("g.json", #"{"type": "greet"}"#)
@@ -129,9 +122,8 @@ struct PrivilegeTests {
         #expect(spoolLevel.standardError.contains(#"user "no-such-user-spool""#), "\(spoolLevel.standardError)")
     }
 
-    @Test("a type's notifiers run as its user: start, progress and done as nobody, with nobody's HOME")
+    @Test("a type's notifiers run as its user: start, progress and done as nobody, with nobody's HOME", .enabled(if: isRoot, "switching users needs root"))
     func notifiersAsUser() throws {
-        if Self.skipUnlessRoot("notifiers as nobody") { return }
         let (spool, _) = try Self.reachableSpool { _ in
             let notifier = #"["/bin/sh", "-c", "echo \"notifier $SPOOL_EVENT uid=$(id -u) HOME=$HOME\""]"#
             return """
@@ -156,9 +148,8 @@ struct PrivilegeTests {
         #expect(spool.contents("logs/n.log")?.contains("uid=0 ") != true)
     }
 
-    @Test("a report's source command runs as the type's user: its uid, and what it cannot read")
+    @Test("a report's source command runs as the type's user: its uid, and what it cannot read", .enabled(if: isRoot, "switching users needs root"))
     func reportSourceCommand() throws {
-        if Self.skipUnlessRoot("the report source command as nobody") { return }
         let (spool, _) = try Self.reachableSpool { secret in
             // One record: the command's uid, and the root-only file's text or "denied".
             let source =
@@ -178,13 +169,8 @@ struct PrivilegeTests {
         #expect(result.contains(#""uid":"65534""#) && result.contains(#""secret":"denied""#), "\(result)")
     }
 
-    @Test("not root: a handler configured for another user is a configuration error; its own user runs")
+    @Test("not root: a handler configured for another user is a configuration error; its own user runs", .enabled(if: isRoot && hasSetpriv, "switching users needs root and setpriv (util-linux)"))
     func nonRootProcessor() throws {
-        if Self.skipUnlessRoot("running spool run as nobody with setpriv") { return }
-        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv") else {
-            print("PrivilegeTests: running spool run as nobody skipped: no /usr/bin/setpriv (util-linux)")
-            return
-        }
         let asNobody = ["--reuid=65534", "--regid=65534", "--clear-groups", TestSpool.binary]
         let spool = try TestSpool(
             configuration: #"{"handlers": {"greet": {"command": ["/usr/bin/id", "-u"], "user": "root"}}}"#)

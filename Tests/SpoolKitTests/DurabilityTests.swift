@@ -74,14 +74,17 @@ struct DurabilityTests {
         #expect(committer.counts.flushes == 2)
     }
 
-    @Test("a directory flush after XFS has shut down fails, though fsync itself answers success")
+    /// Root, mkfs.xfs and a free loop device: what an XFS loop image needs.
+    static let canMakeXFSImages: Bool =
+        getuid() == 0
+        && (FileManager.default.isExecutableFile(atPath: "/usr/sbin/mkfs.xfs")
+            || FileManager.default.isExecutableFile(atPath: "/sbin/mkfs.xfs"))
+        && ((try? runTool(["losetup", "-f"])) == 0)
+
+    @Test(
+        "a directory flush after XFS has shut down fails, though fsync itself answers success",
+        .enabled(if: canMakeXFSImages, "needs root, mkfs.xfs (xfsprogs) and a free loop device"))
     func flushAfterShutdown() throws {
-        guard getuid() == 0, FileManager.default.isExecutableFile(atPath: "/usr/sbin/mkfs.xfs")
-            || FileManager.default.isExecutableFile(atPath: "/sbin/mkfs.xfs")
-        else {
-            print("skipped: needs root and mkfs.xfs (xfsprogs) for an XFS loop image")
-            return
-        }
         let work = NSTemporaryDirectory() + "spool-xfs-\(UUID().uuidString)"
         let image = work + "/image"
         let mountPoint = work + "/mnt"
@@ -92,10 +95,7 @@ struct DurabilityTests {
         }
         #expect(try Self.runTool(["truncate", "-s", "300M", image]) == 0)
         #expect(try Self.runTool(["mkfs.xfs", "-q", "-f", image]) == 0)
-        guard try Self.runTool(["mount", "-o", "loop", image, mountPoint]) == 0 else {
-            print("skipped: cannot mount a loop image here")
-            return
-        }
+        try #require(try Self.runTool(["mount", "-o", "loop", image, mountPoint]) == 0)
         let queued = mountPoint + "/queued"
         try FileManager.default.createDirectory(atPath: queued, withIntermediateDirectories: true)
         #expect(FileManager.default.createFile(atPath: mountPoint + "/job.json", contents: Data("{}".utf8)))
