@@ -13,8 +13,8 @@ enum FsckCommand: Command {
     ]
     static let details = """
         Checks that every job is in exactly one state and has a readable, sane record; finds jobs
-        in processing/ without a live processor, lock files of processors that are gone (no process,
-        neither the processor nor a handler it started, holds their lock), stale temporaries and
+        in processing/ whose claim no process holds any more (a job whose claim is alive counts as
+        running), lock files of processors that are gone (no process holds their lock), stale temporaries and
         half-made batches, children without a parent and parents missing children, results and
         logs without a job, and jobs whose result is missing. Exit status 0 when nothing remains to be fixed (after --repair),
         1 when problems remain.
@@ -35,7 +35,7 @@ enum FsckCommand: Command {
                         + problem.detail)
             }
             Output.line(
-                "\(report.jobs) job(s), \(report.problems.count) problem(s)"
+                "\(report.jobs) job(s), \(report.running) running, \(report.problems.count) problem(s)"
                     + (report.remaining == report.problems.count ? "" : ", \(report.remaining) remaining"))
         }
         return report.remaining == 0 ? ExitCode.success : ExitCode.failure

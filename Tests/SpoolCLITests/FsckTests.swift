@@ -38,7 +38,7 @@ struct FsckTests {
         #expect(try spool.spool(["run", "--drain"]).status == 0)
         let result = try spool.spool(["fsck"])
         #expect(result.status == 0, "\(result.standardOutput)")
-        #expect(result.standardOutput.contains("20 job(s), 0 problem(s)"))
+        #expect(result.standardOutput.contains("20 job(s), 0 running, 0 problem(s)"))
     }
 
     @Test("each damage is found; --repair settles orphans and stale temporaries only")

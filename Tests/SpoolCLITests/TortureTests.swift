@@ -117,6 +117,8 @@ struct TortureTests {
             // fsck --repair runs a recovery pass; the processors' own rescans run theirs too.
             let check = try spool.spool(["fsck", "--repair", "--json"])
             #expect(!check.standardOutput.contains("\"orphan\""), "\(check.standardOutput)")
+            // Each live claim is reported as running, never as recoverable.
+            #expect(check.standardOutput.contains("\"running\": 4"), "\(check.standardOutput)")
             passes += 1
         }
         #expect(spool.jobIDs(in: "processing").sorted() == ids)

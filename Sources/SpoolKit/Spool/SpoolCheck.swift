@@ -44,6 +44,8 @@ public struct CheckProblem: Sendable {
 /// What `spool fsck` found: the jobs counted and the problems, repaired or not.
 public struct CheckReport: Sendable {
     public var jobs = 0
+    /// Jobs in `processing/` whose claim is alive (a process of it holds its lock): running.
+    public var running = 0
     public var problems: [CheckProblem] = []
     /// Problems that remain (not repaired).
     public var remaining: Int { problems.filter { !$0.repaired }.count }
@@ -51,7 +53,8 @@ public struct CheckReport: Sendable {
     public var jsonValue: JSONValue {
         .object(
             JSONObject([
-                ("jobs", JSONValue(jobs)), ("problems", .array(problems.map(\.jsonValue))),
+                ("jobs", JSONValue(jobs)), ("running", JSONValue(running)),
+                ("problems", .array(problems.map(\.jsonValue))),
                 ("remaining", JSONValue(remaining)), ("clean", .bool(remaining == 0)),
             ]))
     }
@@ -187,7 +190,8 @@ extension JobStore {
             // what a stopped processor's job left behind is (repair kills those first).
             switch recoverOne(id, liveness: &liveness, inspectOnly: true) {
             case .recovered, .awaitingOrphanedHandlers: orphans.append(id)
-            case .ownedByLiveProcessor, .notPresent, .skipped: break
+            case .ownedByLiveProcessor: report.running += 1
+            case .notPresent, .skipped: break
             }
         }
         guard !orphans.isEmpty else { return }
