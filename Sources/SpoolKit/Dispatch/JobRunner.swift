@@ -16,13 +16,16 @@ final class JobRunner: Sendable {
     let finishing: FinishingPool?
     /// The account each type's handler switches to (a root processor): its notifiers run as it too.
     let users: [String: UserAccount]
+    /// Pauses claiming while the storage refuses writes (see `startFailed`); nil: never paused.
+    let storage: StorageGate?
 
     init(
         store: JobStore, handlers: [String: any JobHandler], running: RunningJobs, summary: Locked<RunSummary>,
         batches: BatchMonitor, finishing: FinishingPool? = nil, users: [String: UserAccount] = [:],
-        wakeForwarder: @escaping @Sendable () -> Void = {}
+        storage: StorageGate? = nil, wakeForwarder: @escaping @Sendable () -> Void = {}
     ) {
         self.users = users
+        self.storage = storage
         self.wakeForwarder = wakeForwarder
         self.finishing = finishing
         self.store = store
@@ -75,8 +78,8 @@ final class JobRunner: Sendable {
                 record = try store.begin(claimed)
             }
         } catch {
-            // The job stays in processing/ unowned; recovery puts it back in queued/.
-            Diagnostics.warn("could not start job \(id): \(error)")
+            // Back in queued/ at once on a storage refusal, else left to recovery (StartFailure.swift).
+            startFailed(entry, error)
             return
         }
         defer { recordInput?.close() }
