@@ -31,10 +31,10 @@ struct ParsedArguments {
         return number
     }
 
-    func seconds(_ name: String) throws(SpoolError) -> Double? {
+    func seconds(_ name: String, allowingZero: Bool = false) throws(SpoolError) -> Double? {
         guard let text = value(name) else { return nil }
-        guard let number = Double(text), number > 0, number.isFinite else {
-            throw .usage("--\(name) takes a positive number of seconds, not '\(text)'")
+        guard let number = Double(text), number > 0 || (allowingZero && number == 0), number.isFinite else {
+            throw .usage("--\(name) takes a \(allowingZero ? "" : "positive ")number of seconds, not '\(text)'")
         }
         return number
     }

@@ -75,23 +75,14 @@ struct StorageErrorTests {
             return
         }
         let base = try TestSpool(configuration: "{}")
-        let mountPoint = base.scratch + "/small"
-        try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
-        guard mount("tmpfs", mountPoint, "tmpfs", 0, "size=4m") == 0 else {
+        guard let disk = SmallFileSystem(at: base.scratch + "/small") else {
             print("StorageErrorTests.fullDisk skipped: mount tmpfs failed (errno \(errno))")
             return
         }
-        defer { umount2(mountPoint, Int32(MNT_DETACH)) }
-        let root = mountPoint + "/spool"
-        #expect(try TestSpool.run(["init", root]).status == 0)
-        try #"{"handlers": {"ok": {"builtin": "noop"}}}"#.write(
-            toFile: root + "/spool.json", atomically: true, encoding: .utf8)
+        defer { disk.unmount() }
+        let root = try StorageFullDiskTests.makeSpool(on: disk)
         // Jobs staged on the same file system, renamed in once it is full (a rename needs no space).
-        let staging = mountPoint + "/staging"
-        try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: true)
-        for index in 0..<5 {
-            try #"{"type": "ok"}"#.write(toFile: staging + "/q\(index).json", atomically: true, encoding: .utf8)
-        }
+        let staged = try disk.stageJobs(5)
         // The processor starts while there is room (it registers itself under processors/).
         let errorPath = base.scratch + "/full.err"
         let processor = try Self.startProcessor(root, errorPath: errorPath)
@@ -105,26 +96,11 @@ struct StorageErrorTests {
                     $0.hasSuffix(".lock")
                 }
             })
-        // Fill the file system.
-        let filler = mountPoint + "/filler"
-        let fd = open(filler, O_WRONLY | O_CREAT, 0o600)
-        let block = [UInt8](repeating: 0, count: 64 * 1024)
-        while block.withUnsafeBytes({ write(fd, $0.baseAddress, $0.count) }) > 0 {}
-        #expect(errno == ENOSPC)
-        close(fd)
-        // Fill the last inodes' worth of small files too, so nothing new can be written at all.
-        var small = 0
-        while FileManager.default.createFile(
-            atPath: mountPoint + "/f\(small)", contents: Data(repeating: 1, count: 4096)),
-            small < 10_000
-        {
-            small += 1
-        }
-
+        // Fill the file system, the last blocks with small files too, so nothing new can be written.
+        #expect(disk.fill(thenQueue: staged, in: root))
         let submit = try TestSpool.run(["submit", "--spool", root, "--type", "ok"])
         #expect(submit.status != 0)
         #expect(submit.standardOutput.isEmpty)
-        for index in 0..<5 { #expect(rename(staging + "/q\(index).json", root + "/queued/q\(index).json") == 0) }
         let said = base.waitUntil(timeout: 30) {
             ((try? String(contentsOfFile: errorPath, encoding: .utf8)) ?? "").contains("No space left on device")
         }
@@ -142,11 +118,10 @@ struct StorageErrorTests {
         }
 
         // Space is back: every job finishes, exactly once, and the spool is consistent.
-        try FileManager.default.removeItem(atPath: filler)
-        for index in 0..<small { try? FileManager.default.removeItem(atPath: mountPoint + "/f\(index)") }
+        disk.free()
         #expect(try TestSpool.run(["run", "--spool", root, "--drain", "--quiet"]).status == 0)
         let done = ((try? FileManager.default.contentsOfDirectory(atPath: root + "/done")) ?? []).sorted()
-        #expect(done == (0..<5).map { "q\($0).json" })
+        #expect(done == staged.map { ($0 as NSString).lastPathComponent })
         #expect(((try? FileManager.default.contentsOfDirectory(atPath: root + "/failed")) ?? []).isEmpty)
         #expect(try TestSpool.run(["fsck", "--spool", root]).status == 0)
     }

@@ -92,4 +92,25 @@ public struct JobIndex: Sendable {
 
     /// Number of jobs ready to run now.
     public var readyCount: Int { readyByType.values.reduce(0) { $0 + $1.count } }
+
+    /// Among jobs whose type `isCounted` accepts: how many are ready or due by `horizon`
+    /// (seconds since the epoch), how many only later, and the earliest of those later times.
+    /// Call `promoteDue` first.
+    public func outlook(horizon: Double, where isCounted: (String) -> Bool)
+        -> (dueBy: Int, later: Int, earliestLater: Double?)
+    {
+        var dueBy = readyByType.reduce(0) { $0 + (isCounted($1.key) ? $1.value.count : 0) }
+        var later = 0
+        var earliestLater: Double?
+        for entry in delayed.storage where isCounted(entry.type) {
+            let time = entry.notBefore ?? 0
+            if time <= horizon {
+                dueBy += 1
+            } else {
+                later += 1
+                earliestLater = min(earliestLater ?? time, time)
+            }
+        }
+        return (dueBy, later, earliestLater)
+    }
 }

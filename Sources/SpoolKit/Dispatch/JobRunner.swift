@@ -18,14 +18,18 @@ final class JobRunner: Sendable {
     let finishing: FinishingPool?
     /// The account each type's handler switches to (a root processor): its notifiers run as it too.
     let users: [String: UserAccount]
+    /// Pauses claiming while the storage refuses writes (see `startFailed`); nil: never paused.
+    let storage: StorageGate?
 
     init(
         store: JobStore, handlers: [String: any JobHandler], running: RunningJobs, summary: Locked<RunSummary>,
         batches: BatchMonitor, finishing: FinishingPool? = nil, users: [String: UserAccount] = [:],
-        containment: JobContainment? = nil, wakeForwarder: @escaping @Sendable () -> Void = {}
+        containment: JobContainment? = nil, storage: StorageGate? = nil,
+        wakeForwarder: @escaping @Sendable () -> Void = {}
     ) {
         self.containment = containment
         self.users = users
+        self.storage = storage
         self.wakeForwarder = wakeForwarder
         self.finishing = finishing
         self.store = store
@@ -82,7 +86,8 @@ final class JobRunner: Sendable {
                 throw error
             }
         } catch {
-            putBack(claimed, because: "could not create its result file: \(error)")
+            claimed.claimLock.close()
+            startFailed(entry, error)
             return
         }
         let record: JobRecord
@@ -96,8 +101,9 @@ final class JobRunner: Sendable {
                 record = try store.begin(claimed)
             }
         } catch {
-            // Never started: the result file's lock still keeps recovery away while it goes back.
-            putBack(claimed, because: "could not record its start: \(error)")
+            // Never started: back in queued/ at once (StartFailure.swift), the result file's lock
+            // keeping recovery away meanwhile.
+            startFailed(entry, error)
             resultOutput.close()
             try? FileSystem.unlinkIfPresent(resultTemporary)
             return
@@ -172,21 +178,6 @@ final class JobRunner: Sendable {
         finish(
             id, finalRecord, result, resultPath: resultTemporary, started: started, landing: landing,
             releaseClaim: releaseClaim)
-    }
-
-    /// Puts a claimed job that cannot start back in `queued/`, as it came: no attempt counted.
-    private func putBack(_ claimed: ClaimedJob, because reason: String) {
-        defer { claimed.claimLock.close() }
-        var record = claimed.record
-        record.set("processor", nil)
-        Diagnostics.warn("could not start job \(claimed.id): \(reason); it goes back to queued/")
-        do {
-            _ = try moveRetrying(claimed.id, to: .queued, record: record)
-            JobLog.append(layout, id: claimed.id, .warning, "could not start: \(reason); back to queued/")
-        } catch {
-            Diagnostics.warn(
-                "could not put job \(claimed.id) back in queued/: \(error); recovery will, once this processor exits")
-        }
     }
 
     /// A job's own timeout may only lower its type's.

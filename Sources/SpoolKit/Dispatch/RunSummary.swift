@@ -11,6 +11,12 @@ public struct RunSummary: Sendable, Equatable {
     public var forwarded = 0
     public var returned = 0
     public var seconds = 0.0
+    /// A drain that ended with jobs in `queued/`: how many, and the earliest time one is due
+    /// (nil when all are due but were not started; see `storageRefusal`).
+    public var leftQueued = 0
+    public var earliestLeft: Double?
+    /// Why a drain gave up while the storage refused writes (what it answered), if it did.
+    public var storageRefusal: String?
 
     public init() {}
 

@@ -8,8 +8,12 @@ public final class SpoolProcessor: Sendable {
     public struct Options: Sendable {
         /// Worker threads: jobs run at once.
         public var workers: Int
-        /// Exit once nothing is queued or running.
+        /// Exit once nothing is running and no queued job is due within `drainWait` seconds.
         public var drain = false
+        /// With `drain`: how far ahead (seconds) a drain waits for queued jobs that are not due
+        /// yet (a retry's backoff, a `notBefore`); later ones are left in `queued/`. Also how long
+        /// it waits for storage that refuses writes before giving up.
+        public var drainWait = 60.0
         /// Poll every this many seconds instead of using inotify (NFS); nil: inotify.
         public var pollInterval: Double?
         /// Where to keep a Prometheus metrics file, rewritten every `metricsInterval` seconds and
@@ -20,11 +24,12 @@ public final class SpoolProcessor: Sendable {
         public var allowRootHandlers = false
 
         public init(
-            workers: Int, drain: Bool = false, pollInterval: Double? = nil, metricsFile: String? = nil,
-            allowRootHandlers: Bool = false
+            workers: Int, drain: Bool = false, drainWait: Double = 60, pollInterval: Double? = nil,
+            metricsFile: String? = nil, allowRootHandlers: Bool = false
         ) {
             self.workers = workers
             self.drain = drain
+            self.drainWait = drainWait
             self.pollInterval = pollInterval
             self.metricsFile = metricsFile
             self.allowRootHandlers = allowRootHandlers
@@ -86,12 +91,13 @@ public final class SpoolProcessor: Sendable {
         defer { finishing?.stop() }
         let containment = JobContainment.start(layout: layout, processorName: identity.name)
         defer { containment.stop() }
-        let runner = JobRunner(
-            store: store, handlers: handlers, running: running, summary: summary, batches: batches,
-            finishing: finishing, users: users.switching, containment: containment,
-            wakeForwarder: { forwarder?.wake() })
         let limits = configuration.handlers.compactMapValues(\.concurrency)
         let queue = WorkQueue(concurrencyLimits: limits)
+        let storage = StorageGate(layout: layout, queue: queue, journal: store.journal, processorName: identity.name)
+        let runner = JobRunner(
+            store: store, handlers: handlers, running: running, summary: summary, batches: batches,
+            finishing: finishing, users: users.switching, containment: containment, storage: storage,
+            wakeForwarder: { forwarder?.wake() })
         let watcher = try QueueWatcher(
             directory: layout.directory(.queued), controlDirectory: layout.controlDirectory,
             returnsDirectory: layout.returnsDirectory,
@@ -171,6 +177,7 @@ public final class SpoolProcessor: Sendable {
             var timeout = max(0, nextRescan - now)
             if intake.hasUnsettled { timeout = min(timeout, 0.5) }
             if options.drain { timeout = min(timeout, 0.05) }
+            if let probe = storage.secondsUntilProbe() { timeout = min(timeout, probe) }
             if batches.hasPending { timeout = min(timeout, BatchMonitor.updateInterval / 2) }
             if let nextSchedule { timeout = min(timeout, max(0, nextSchedule - ProcessInfoLite.now()) + 0.001) }
             if metricsFile != nil {
@@ -186,6 +193,7 @@ public final class SpoolProcessor: Sendable {
             }
             let changes = watcher.waitForChanges(timeout: timeout)
             if stopRequested.load(ordering: .sequentiallyConsistent) { break }
+            storage.probeIfDue()
             intake.examine(changes.names)
             intake.retryUnsettled()
             if changes.controlChanged { control.apply() }
@@ -202,21 +210,22 @@ public final class SpoolProcessor: Sendable {
             if options.pollInterval == nil && !watcher.isWatching {
                 rescan = watcher.rewatch() || rescan
             }
-            if options.drain && !rescan {
-                let load = queue.load
-                if load.indexed == 0 && load.running == 0 && !intake.hasUnsettled && forwarder?.hasWorkInHand != true {
-                    // Idle: confirm with a full look before exiting, as events are only hints. Jobs
-                    // whose dead processor's handlers still run will come back: wait for them.
-                    let pass = store.recoverOrphans()
-                    summary.withLock { $0.recovered += pass.moved.count }
-                    settleParents(of: pass, store)
-                    // A cancel request may wait for a job that recovery just put back.
-                    if !pass.moved.isEmpty { control.apply() }
-                    if pass.moved.isEmpty && pass.awaitingOrphanedHandlers == 0 && intake.examineAll(watcher) == 0
-                        && queue.load == (0, 0) && !intake.hasUnsettled
-                    {
-                        break
-                    }
+            if options.drain && !rescan && !intake.hasUnsettled && forwarder?.hasWorkInHand != true
+                && drainEnding(queue, storage) != nil
+            {
+                // Idle: confirm with a full look before exiting, as events are only hints. Jobs
+                // whose dead processor's handlers still run will come back: wait for them.
+                let pass = store.recoverOrphans()
+                summary.withLock { $0.recovered += pass.moved.count }
+                settleParents(of: pass, store)
+                // A cancel request may wait for a job that recovery just put back.
+                if !pass.moved.isEmpty { control.apply() }
+                if pass.moved.isEmpty && pass.awaitingOrphanedHandlers == 0 && intake.examineAll(watcher) == 0
+                    && !intake.hasUnsettled, let ending = drainEnding(queue, storage)
+                {
+                    summary.withLock { ending.record(in: &$0) }
+                    ending.report(drainWait: options.drainWait)
+                    break
                 }
             }
             if rescan {
@@ -253,9 +262,21 @@ public final class SpoolProcessor: Sendable {
         finishedWorkers.wait()
         finishing?.stop()
         if metricsFile != nil { writeMetrics() }
+        store.journal.reportLosses(processor: identity.name)
         var result = summary.withLock { $0 }
         result.seconds = ProcessInfoLite.monotonicNow() - began
         return result
+    }
+
+    /// Whether a drain may end now: nothing running, and no queued job (of a type not held) due
+    /// within `drainWait` seconds, or claiming paused that long because storage refuses writes.
+    private func drainEnding(_ queue: WorkQueue, _ storage: StorageGate) -> DrainEnding? {
+        guard queue.load.running == 0 else { return nil }
+        let outlook = queue.outlook(horizon: ProcessInfoLite.now() + options.drainWait)
+        if outlook.dueBy == 0 { return DrainEnding(later: outlook.later, earliest: outlook.earliestLater) }
+        guard let refusal = storage.refusal(pausedFor: options.drainWait) else { return nil }
+        return DrainEnding(
+            later: outlook.later, earliest: outlook.earliestLater, waiting: outlook.dueBy, refusal: refusal)
     }
 
     /// Children that recovery finished (out of attempts) may end their parents.
@@ -373,5 +394,34 @@ struct IntakeLoop {
     mutating func retryUnsettled() {
         guard !unsettled.isEmpty else { return }
         examine(Array(unsettled.keys))
+    }
+}
+
+/// Why a drain ends with jobs left in `queued/`, said on standard error and in the summary.
+struct DrainEnding {
+    /// Jobs not due within the drain's wait, and the earliest time one is due.
+    var later: Int
+    var earliest: Double?
+    /// Jobs due that were not started because the storage refused writes, and what it said.
+    var waiting = 0
+    var refusal: String?
+
+    func record(in summary: inout RunSummary) {
+        summary.leftQueued = later + waiting
+        summary.earliestLeft = earliest
+        summary.storageRefusal = refusal
+    }
+
+    func report(drainWait: Double) {
+        if let refusal {
+            Diagnostics.warn(
+                "drain gave up: storage has refused writes for \(JobRunner.seconds(drainWait)) or more (\(refusal)); "
+                    + "\(waiting) job(s) due are left in queued/")
+        }
+        if later > 0, let earliest {
+            Diagnostics.info(
+                "drained: \(later) queued job(s) not due within \(JobRunner.seconds(drainWait)) (--drain-wait) left in "
+                    + "queued/, the earliest due at \(Timestamp.format(earliest))")
+        }
     }
 }

@@ -9,6 +9,8 @@ final class WorkQueue: @unchecked Sendable {
     private var runningByType: [String: Int] = [:]
     private var running = 0
     private var stopping = false
+    /// While set, `next()` hands out nothing: the spool's storage refuses writes (`StorageGate`).
+    private var claimsPaused = false
     private var heldTypes = Set<String>()
     private let concurrencyLimits: [String: Int]
 
@@ -40,6 +42,10 @@ final class WorkQueue: @unchecked Sendable {
         defer { condition.unlock() }
         while true {
             if stopping { return nil }
+            if claimsPaused {
+                condition.wait()
+                continue
+            }
             let now = ProcessInfoLite.now()
             index.promoteDue(now: now)
             let entry = index.removeNext { type in
@@ -74,6 +80,31 @@ final class WorkQueue: @unchecked Sendable {
         condition.lock()
         defer { condition.unlock() }
         return (index.count { !heldTypes.contains($0) }, running)
+    }
+
+    /// What a drain waits for, among jobs of types not held: how many may run by `horizon`
+    /// (seconds since the epoch; ready now, or due by then), how many are due only later, and
+    /// the earliest of those later times.
+    func outlook(horizon: Double) -> (dueBy: Int, later: Int, earliestLater: Double?) {
+        condition.lock()
+        defer { condition.unlock() }
+        index.promoteDue(now: ProcessInfoLite.now())
+        return index.outlook(horizon: horizon) { !heldTypes.contains($0) }
+    }
+
+    /// Stops handing out jobs (`next()` waits) until `resumeClaims()`; indexing goes on.
+    func pauseClaims() {
+        condition.lock()
+        claimsPaused = true
+        condition.unlock()
+    }
+
+    /// Hands out jobs again and wakes idle workers.
+    func resumeClaims() {
+        condition.lock()
+        claimsPaused = false
+        condition.broadcast()
+        condition.unlock()
     }
 
     /// Types whose jobs are not started while held (`spool hold --type`).
