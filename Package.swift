@@ -15,12 +15,13 @@ let package = Package(
     ],
     targets: [
         .target(name: "CSpoolShims"),
-        .target(name: "SpoolKit", dependencies: ["CSpoolShims"], swiftSettings: swiftSettings),
-        .executableTarget(name: "spool", dependencies: ["SpoolKit"], swiftSettings: swiftSettings),
-        .testTarget(name: "SpoolKitTests", dependencies: ["SpoolKit"], swiftSettings: swiftSettings),
+        .target(name: "SpoolJSON", swiftSettings: swiftSettings),
+        .target(name: "SpoolKit", dependencies: ["CSpoolShims", "SpoolJSON"], swiftSettings: swiftSettings),
+        .executableTarget(name: "spool", dependencies: ["SpoolKit", "SpoolJSON"], swiftSettings: swiftSettings),
+        .testTarget(name: "SpoolKitTests", dependencies: ["SpoolKit", "SpoolJSON"], swiftSettings: swiftSettings),
         .testTarget(
             name: "SpoolCLITests",
-            dependencies: ["SpoolKit", "spool"],
+            dependencies: ["SpoolKit", "SpoolJSON", "spool"],
             swiftSettings: swiftSettings
         ),
     ]

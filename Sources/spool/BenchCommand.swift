@@ -1,4 +1,5 @@
 import SpoolKit
+import SpoolJSON
 
 enum BenchCommand: Command {
     static let name = "bench"

@@ -1,4 +1,5 @@
 import SpoolKit
+import SpoolJSON
 
 enum EventsCommand: Command {
     static let name = "events"

@@ -1,4 +1,5 @@
 import SpoolKit
+import SpoolJSON
 
 enum FsckCommand: Command {
     static let name = "fsck"

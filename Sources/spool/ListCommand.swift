@@ -1,4 +1,5 @@
 import SpoolKit
+import SpoolJSON
 
 enum ListCommand: Command {
     static let name = "list"

@@ -1,4 +1,5 @@
 import SpoolKit
+import SpoolJSON
 
 enum SchedulesCommand: Command {
     static let name = "schedules"

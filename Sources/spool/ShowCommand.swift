@@ -1,4 +1,5 @@
 import SpoolKit
+import SpoolJSON
 
 enum ShowCommand: Command {
     static let name = "show"

@@ -1,4 +1,5 @@
 import SpoolKit
+import SpoolJSON
 
 enum StatsCommand: Command {
     static let name = "stats"

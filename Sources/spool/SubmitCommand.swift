@@ -1,4 +1,5 @@
 import SpoolKit
+import SpoolJSON
 
 enum SubmitCommand: Command {
     static let name = "submit"

@@ -1,6 +1,7 @@
 import Testing
 
 @testable import SpoolKit
+import SpoolJSON
 
 /// The benchmark's targets and report, on made-up figures (the measuring itself is run by
 /// SpoolCLITests/BenchTests.swift).

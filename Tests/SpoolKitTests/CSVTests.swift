@@ -2,6 +2,7 @@ import Glibc
 import Testing
 
 @testable import SpoolKit
+import SpoolJSON
 
 @Suite("CSV")
 struct CSVTests {

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import SpoolKit
+import SpoolJSON
 
 @Suite("Durability modes and the group committer")
 struct DurabilityTests {

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import SpoolKit
+import SpoolJSON
 
 /// A program that embeds SpoolKit registers in-process handlers.
 @Suite("Embedding")

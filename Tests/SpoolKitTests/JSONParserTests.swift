@@ -1,6 +1,7 @@
 import Testing
 
 @testable import SpoolKit
+import SpoolJSON
 
 @Suite("JSON parser")
 struct JSONParserTests {

@@ -1,3 +1,4 @@
+import SpoolJSON
 /// What a figure of `spool bench` counts, and how it is written.
 public enum BenchmarkUnit: String, Sendable, Equatable {
     case jobsPerSecond = "jobs/s"

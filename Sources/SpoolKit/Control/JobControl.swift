@@ -1,3 +1,4 @@
+import SpoolJSON
 /// What `cancel` did.
 public enum CancelOutcome: Sendable, Equatable {
     /// The job was waiting (queued or held) and is now in `cancelled/`.

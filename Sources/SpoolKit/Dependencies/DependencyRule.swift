@@ -1,3 +1,4 @@
+import SpoolJSON
 /// When a finished job counts for a dependency.
 public enum DependencyCondition: String, Sendable, CaseIterable {
     /// Only when it ended in `done/`.

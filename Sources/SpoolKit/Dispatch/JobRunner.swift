@@ -1,4 +1,5 @@
 import Foundation
+import SpoolJSON
 
 /// Runs one queued job through its whole attempt: claim, start, handler, outcome, move.
 /// It runs on a worker thread and may block.

@@ -1,4 +1,5 @@
 import Synchronization
+import SpoolJSON
 
 /// Records a running job's progress in its file, at most every quarter second.
 final class ProgressRecorder: Sendable {

@@ -1,3 +1,4 @@
+import SpoolJSON
 /// Runs a configured command for each job: spawned directly with an argv (never a shell), in its
 /// own process group, with
 ///

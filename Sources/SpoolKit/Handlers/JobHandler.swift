@@ -1,4 +1,5 @@
 import Synchronization
+import SpoolJSON
 
 /// What a handler is asked to do: one attempt of one job.
 public struct HandlerInvocation: Sendable {

@@ -1,4 +1,5 @@
 import Foundation
+import SpoolJSON
 
 /// Commands run when a job of a type starts, ends or passes a progress step (the `notify`
 /// section of a handler in `spool.json`):

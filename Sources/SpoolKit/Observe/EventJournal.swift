@@ -1,4 +1,5 @@
 import Synchronization
+import SpoolJSON
 
 /// The spool's event journal: `events/YYYY-MM-DD.ndjson` (UTC days), one `JobEvent` line per
 /// change of state. Each line is appended with one write(2) under `O_APPEND`, so lines from any

@@ -1,3 +1,4 @@
+import SpoolJSON
 /// What a role may see of one field.
 public enum MaskRule: Sendable, Equatable {
     /// The value as it is.

@@ -1,3 +1,4 @@
+import SpoolJSON
 /// The formats a report reads and writes.
 public enum RecordFormat: String, Sendable, Equatable {
     /// One JSON object per line.

@@ -1,3 +1,4 @@
+import SpoolJSON
 /// The `report` settings of a handler type with `"builtin": "report"` in spool.json:
 ///
 ///     "daily-report": {

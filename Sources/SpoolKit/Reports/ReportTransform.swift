@@ -1,3 +1,4 @@
+import SpoolJSON
 /// Turns source records into report lines: field selection and renaming, the role's masking,
 /// then CSV or NDJSON. Masking rules name source fields (what the data is), before renaming.
 struct ReportTransform {

@@ -1,3 +1,4 @@
+import SpoolJSON
 /// The masking rules of one role: a rule per field name, and one for every other field (`"*"`).
 public struct RoleRules: Sendable, Equatable {
     public let name: String

@@ -1,4 +1,5 @@
 import Foundation
+import SpoolJSON
 
 /// What a schedule does with slots that came due while no processor ran.
 public enum CatchUpPolicy: String, Sendable, CaseIterable {

@@ -1,3 +1,4 @@
+import SpoolJSON
 /// A job as its file holds it: the submitter's fields (kept in order, unknown ones included)
 /// plus what the processor records as the job moves.
 public struct JobRecord: Sendable, Equatable {

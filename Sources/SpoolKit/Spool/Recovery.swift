@@ -1,3 +1,4 @@
+import SpoolJSON
 /// What recovery did with one job in `processing/`.
 enum RecoveryOutcome {
     /// A live processor (or a handler it started) holds it.

@@ -1,3 +1,4 @@
+import SpoolJSON
 /// Resource limits of a handler: set per type in spool.json (`"limits"`), and per job within
 /// the type's ceiling (a job's `"limits"` may only lower them).
 ///

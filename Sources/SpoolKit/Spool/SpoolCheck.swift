@@ -1,3 +1,4 @@
+import SpoolJSON
 /// One problem `spool fsck` found in a spool.
 public struct CheckProblem: Sendable {
     public enum Kind: String, Sendable, CaseIterable {

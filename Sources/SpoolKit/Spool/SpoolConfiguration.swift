@@ -1,3 +1,4 @@
+import SpoolJSON
 /// How a handler type is run, from the `handlers` section of `spool.json`.
 public struct HandlerConfiguration: Sendable, Equatable {
     public enum Kind: Sendable, Equatable {

@@ -26,7 +26,7 @@ public struct DirectoryEntry: Sendable, Hashable {
             case .scalarValue(let scalar):
                 let width = String(scalar).utf8.count
                 if scalar.value < 0x20 || scalar.value == 0x7f {
-                    text += "\\x" + String(format2hex: UInt8(scalar.value))
+                    text += "\\x" + String(hexDigitsOf: UInt8(scalar.value))
                 } else if scalar == "\\" {
                     text += "\\\\"
                 } else {
@@ -36,18 +36,11 @@ public struct DirectoryEntry: Sendable, Hashable {
             case .emptyInput:
                 index = raw.count
             case .error:
-                text += "\\x" + String(format2hex: raw[index])
+                text += "\\x" + String(hexDigitsOf: raw[index])
                 index += 1
             }
         }
         return text
-    }
-}
-
-extension String {
-    init(format2hex byte: UInt8) {
-        let digits = Array("0123456789abcdef")
-        self = String([digits[Int(byte >> 4)], digits[Int(byte & 0xf)]])
     }
 }
 
@@ -153,5 +146,13 @@ extension FileSystem {
             throw SystemError(
                 "rename", path: directory + "/" + DirectoryEntry.printable(rawName), secondPath: target, code: code)
         }
+    }
+}
+
+extension String {
+    /// Two lower-case hexadecimal digits of `byte`, for names and text shown escaped.
+    init(hexDigitsOf byte: UInt8) {
+        let digits = Array("0123456789abcdef")
+        self = String([digits[Int(byte >> 4)], digits[Int(byte & 0xf)]])
     }
 }

@@ -116,7 +116,7 @@ public struct TerminalText: Sendable {
 
     private static func append(_ prefix: String, _ byte: UInt8, to output: inout [UInt8]) {
         output.append(contentsOf: prefix.utf8)
-        output.append(contentsOf: String(format2hex: byte).utf8)
+        output.append(contentsOf: String(hexDigitsOf: byte).utf8)
     }
 
     /// The length of the valid UTF-8 sequence that starts at `index` with a byte of 0x80 or more:

@@ -76,7 +76,7 @@ public enum JSONWriter {
         output.append(contentsOf: repeatElement(UInt8(ascii: " "), count: indent * 2))
     }
 
-    static func appendString(_ text: String, to output: inout [UInt8]) {
+    package static func appendString(_ text: String, to output: inout [UInt8]) {
         output.append(UInt8(ascii: "\""))
         for byte in text.utf8 {
             switch byte {
@@ -97,7 +97,7 @@ public enum JSONWriter {
 
 extension JSONValue {
     /// Neither an array nor an object.
-    var isScalar: Bool {
+    package var isScalar: Bool {
         switch self {
         case .array, .object: return false
         case .null, .bool, .number, .string: return true
