@@ -15,13 +15,16 @@ let package = Package(
     ],
     targets: [
         .target(name: "CSpoolShims"),
+        .target(name: "SpoolSystem", dependencies: ["CSpoolShims"], swiftSettings: swiftSettings),
         .target(name: "SpoolJSON", swiftSettings: swiftSettings),
-        .target(name: "SpoolKit", dependencies: ["CSpoolShims", "SpoolJSON"], swiftSettings: swiftSettings),
-        .executableTarget(name: "spool", dependencies: ["SpoolKit", "SpoolJSON"], swiftSettings: swiftSettings),
-        .testTarget(name: "SpoolKitTests", dependencies: ["SpoolKit", "SpoolJSON"], swiftSettings: swiftSettings),
+        .target(name: "SpoolKit", dependencies: ["SpoolSystem", "SpoolJSON"], swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "spool", dependencies: ["SpoolKit", "SpoolSystem", "SpoolJSON"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "SpoolKitTests", dependencies: ["SpoolKit", "SpoolSystem", "SpoolJSON"], swiftSettings: swiftSettings),
         .testTarget(
             name: "SpoolCLITests",
-            dependencies: ["SpoolKit", "SpoolJSON", "spool"],
+            dependencies: ["SpoolKit", "SpoolSystem", "SpoolJSON", "spool"],
             swiftSettings: swiftSettings
         ),
     ]

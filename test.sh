@@ -32,6 +32,8 @@ if [ -n "$missing" ]; then
 fi
 
 swift --version
+# The layers (docs/ARCHITECTURE.md): which target may use which, and libc only in SpoolSystem.
+tests/scripts/check-layers.sh
 # No warnings allowed: build once (with the tests) and fail on any.
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

@@ -1,4 +1,5 @@
 import SpoolKit
+import SpoolSystem
 
 /// A small table-driven parser: each command declares its options; `--help` is generated.
 struct OptionSpec {

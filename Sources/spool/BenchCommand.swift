@@ -1,5 +1,6 @@
 import SpoolKit
 import SpoolJSON
+import SpoolSystem
 
 enum BenchCommand: Command {
     static let name = "bench"

@@ -1,4 +1,5 @@
 import SpoolKit
+import SpoolSystem
 
 enum CompletionsCommand: Command {
     static let name = "completions"

@@ -1,4 +1,5 @@
 import SpoolKit
+import SpoolSystem
 
 enum CancelCommand: Command {
     static let name = "cancel"

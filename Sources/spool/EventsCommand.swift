@@ -1,5 +1,6 @@
 import SpoolKit
 import SpoolJSON
+import SpoolSystem
 
 enum EventsCommand: Command {
     static let name = "events"

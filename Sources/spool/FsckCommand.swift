@@ -1,5 +1,6 @@
 import SpoolKit
 import SpoolJSON
+import SpoolSystem
 
 enum FsckCommand: Command {
     static let name = "fsck"

@@ -1,4 +1,5 @@
 import SpoolKit
+import SpoolSystem
 
 enum InitCommand: Command {
     static let name = "init"

@@ -1,5 +1,6 @@
 import SpoolKit
 import SpoolJSON
+import SpoolSystem
 
 enum ListCommand: Command {
     static let name = "list"

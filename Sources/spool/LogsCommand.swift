@@ -1,4 +1,5 @@
 import SpoolKit
+import SpoolSystem
 
 enum LogsCommand: Command {
     static let name = "logs"

@@ -1,4 +1,5 @@
 import SpoolKit
+import SpoolSystem
 
 /// Standard output and error for commands: the one place every command's text goes through.
 /// On a terminal, control characters in it (a submitter's payload, a handler's output) are made
@@ -33,5 +34,5 @@ struct JobBytesOutput {
 
 /// Environment lookups.
 enum Environment {
-    static func value(_ name: String) -> String? { SpoolKit.environmentValue(name) }
+    static func value(_ name: String) -> String? { SpoolSystem.environmentValue(name) }
 }

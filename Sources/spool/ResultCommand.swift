@@ -1,4 +1,5 @@
 import SpoolKit
+import SpoolSystem
 
 enum ResultCommand: Command {
     static let name = "result"

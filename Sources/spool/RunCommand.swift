@@ -1,4 +1,5 @@
 import SpoolKit
+import SpoolSystem
 
 enum RunCommand: Command {
     static let name = "run"

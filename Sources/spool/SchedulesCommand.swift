@@ -1,5 +1,6 @@
 import SpoolKit
 import SpoolJSON
+import SpoolSystem
 
 enum SchedulesCommand: Command {
     static let name = "schedules"

@@ -1,5 +1,6 @@
 import SpoolKit
 import SpoolJSON
+import SpoolSystem
 
 enum ShowCommand: Command {
     static let name = "show"

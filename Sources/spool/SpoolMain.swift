@@ -1,4 +1,5 @@
 import SpoolKit
+import SpoolSystem
 
 /// The `spool` command: argument parsing, exit codes and wiring; the work is in SpoolKit.
 @main

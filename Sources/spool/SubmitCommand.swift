@@ -1,5 +1,6 @@
 import SpoolKit
 import SpoolJSON
+import SpoolSystem
 
 enum SubmitCommand: Command {
     static let name = "submit"

@@ -1,4 +1,5 @@
 import SpoolKit
+import SpoolSystem
 
 enum TopCommand: Command {
     static let name = "top"

@@ -1,4 +1,5 @@
 import SpoolKit
+import SpoolSystem
 
 enum WaitCommand: Command {
     static let name = "wait"

@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Testing
+import SpoolSystem
 
 /// Bad input never stops the processor and never loses a byte: each kind ends in failed/ with a
 /// reason naming the file, and list/show cope with it.

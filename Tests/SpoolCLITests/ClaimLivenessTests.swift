@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Testing
+import SpoolSystem
 
 /// Issue 21: a claim is alive while any process of it lives, never judged by a processor name
 /// read from a record; nothing of a job outlives it. Each run of a job is checked independently

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import SpoolSystem
 
 /// `spool completions`: the bash script loads and completes commands, options and job ids.
 @Suite("Shell completions")

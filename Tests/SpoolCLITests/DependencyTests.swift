@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Testing
+import SpoolSystem
 
 /// Type-level rules and job-level `after`: dependents made exactly once, chains, cycles, waits.
 @Suite("Dependencies")

@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Testing
+import SpoolSystem
 
 @Suite("Dispatch behaviour")
 struct DispatchBehaviourTests {

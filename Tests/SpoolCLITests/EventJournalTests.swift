@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Testing
+import SpoolSystem
 
 /// The event journal: one NDJSON line per change of state, read back by `spool events`.
 @Suite("Event journal")

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import SpoolSystem
 
 /// The quick start's example jobs, run against a copy of the embedded spool's configuration.
 @Suite("Examples")

@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Testing
+import SpoolSystem
 
 @Suite("spool fsck: finds each damage, repairs what is safe")
 struct FsckTests {

@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Testing
+import SpoolSystem
 
 /// logs, purge, retention, and retry timing.
 @Suite("Housekeeping")

@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Testing
+import SpoolSystem
 
 /// cancel, retry, hold and release, from another process than the processor.
 @Suite("Job control")

@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Testing
+import SpoolSystem
 
 /// `spool run --metrics-file`: a Prometheus text-format file whose numbers match `stats`.
 @Suite("Metrics file")

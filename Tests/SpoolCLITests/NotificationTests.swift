@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Testing
+import SpoolSystem
 
 /// Notification commands per type: on start, done, failed and progress steps.
 @Suite("Notifications")

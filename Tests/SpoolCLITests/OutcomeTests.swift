@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Testing
+import SpoolSystem
 
 /// What each way a handler can end does to its job.
 @Suite("Handler outcomes")

@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Testing
+import SpoolSystem
 
 /// Handlers never run as root unless configured (issue 8): a `user` per handler type (or for the
 /// whole spool), switched to in the child before exec. Most of it needs root; those parts skip

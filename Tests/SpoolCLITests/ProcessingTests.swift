@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Testing
+import SpoolSystem
 
 /// The processor end to end, on real spools, with real processes, signals and inotify.
 @Suite("Processing", .serialized)

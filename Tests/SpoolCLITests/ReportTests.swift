@@ -3,6 +3,7 @@ import Glibc
 import Testing
 
 @testable import SpoolKit
+import SpoolSystem
 
 /// Report spools: a data directory of generated records and a `report` type, masked by role.
 enum ReportFixtures {

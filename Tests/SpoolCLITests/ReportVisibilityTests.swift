@@ -3,6 +3,7 @@ import Glibc
 import Testing
 
 @testable import SpoolKit
+import SpoolSystem
 
 @Suite("Reports: what readers see")
 struct ReportVisibilityTests {

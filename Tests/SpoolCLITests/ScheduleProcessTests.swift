@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import SpoolSystem
 
 /// Schedules fired by real processors sharing one spool.
 @Suite("Schedules with processors")

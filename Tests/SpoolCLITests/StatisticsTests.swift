@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Testing
+import SpoolSystem
 
 /// `spool stats`: counts from the directories, the rest from the event journal.
 @Suite("Statistics")

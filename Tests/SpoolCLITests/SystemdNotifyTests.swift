@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Testing
+import SpoolSystem
 
 /// `spool run` under systemd's Type=notify, with a fake NOTIFY_SOCKET listener.
 @Suite("systemd notification")

@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Testing
+import SpoolSystem
 
 /// `spool top` in a real terminal: tmux (installed by .ci/run) with send-keys and capture-pane.
 @Suite("Live view under tmux")

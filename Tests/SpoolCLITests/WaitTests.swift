@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Testing
+import SpoolSystem
 
 /// `spool wait` and `spool submit --wait`: exit statuses, and no busy loop.
 @Suite("Waiting for jobs")

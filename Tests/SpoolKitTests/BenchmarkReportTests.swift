@@ -2,6 +2,7 @@ import Testing
 
 @testable import SpoolKit
 import SpoolJSON
+import SpoolSystem
 
 /// The benchmark's targets and report, on made-up figures (the measuring itself is run by
 /// SpoolCLITests/BenchTests.swift).

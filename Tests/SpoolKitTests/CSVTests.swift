@@ -3,6 +3,7 @@ import Testing
 
 @testable import SpoolKit
 import SpoolJSON
+import SpoolSystem
 
 @Suite("CSV")
 struct CSVTests {

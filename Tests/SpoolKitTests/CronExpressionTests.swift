@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import SpoolKit
+import SpoolSystem
 
 /// Cron expressions: parsing, next fire times, and errors that name the field.
 @Suite("Cron expressions")

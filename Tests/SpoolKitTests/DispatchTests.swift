@@ -1,6 +1,7 @@
 import Testing
 
 @testable import SpoolKit
+import SpoolSystem
 
 @Suite("Dispatch index and system decoding")
 struct DispatchTests {

@@ -3,6 +3,7 @@ import Testing
 
 @testable import SpoolKit
 import SpoolJSON
+import SpoolSystem
 
 @Suite("Durability modes and the group committer")
 struct DurabilityTests {

@@ -3,6 +3,7 @@ import Testing
 
 @testable import SpoolKit
 import SpoolJSON
+import SpoolSystem
 
 /// A program that embeds SpoolKit registers in-process handlers.
 @Suite("Embedding")

@@ -1,6 +1,7 @@
 import Testing
 
 @testable import SpoolKit
+import SpoolSystem
 
 @Suite("Keyed hash")
 struct KeyedHashTests {

@@ -2,6 +2,7 @@ import Testing
 
 @testable import SpoolKit
 import SpoolJSON
+import SpoolSystem
 
 @Suite("Masking")
 struct MaskingTests {

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import SpoolKit
+import SpoolSystem
 
 /// Schedules driven with an injected clock on a real spool: slots fire once with several
 /// processors, and catch-up after a downtime follows the schedule's policy.

@@ -1,6 +1,7 @@
 import Testing
 
 @testable import SpoolKit
+import SpoolSystem
 
 @Suite("Job ids, records and configuration")
 struct SpoolModelTests {

@@ -1,6 +1,7 @@
 import Testing
 
 @testable import SpoolKit
+import SpoolSystem
 
 @Suite("Control characters made visible for a terminal")
 struct TerminalTextTests {

@@ -1,3 +1,4 @@
+import SpoolSystem
 /// Users' requests on parents cascade to their children: cancel and hold reach every unfinished
 /// child, retry re-queues only the children that failed or were cancelled.
 extension JobStore {

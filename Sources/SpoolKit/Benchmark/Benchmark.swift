@@ -1,3 +1,4 @@
+import SpoolSystem
 /// What `spool bench` is asked to do.
 public struct BenchmarkOptions: Sendable {
     /// Small sizes: a smoke test of every scenario in seconds; targets are not evaluated.

@@ -1,4 +1,5 @@
 import Synchronization
+import SpoolSystem
 
 /// Set when the benchmark is asked to stop (SIGINT, SIGTERM); every wait looks at it.
 final class BenchmarkCancellation: Sendable {

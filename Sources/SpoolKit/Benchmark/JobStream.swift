@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import Synchronization
+import SpoolSystem
 
 /// A producer on a dedicated thread that keeps dropping job files into a queue while a
 /// processor runs: each file is written in a staging directory and renamed into `queued/`, as

@@ -1,4 +1,5 @@
 import Synchronization
+import SpoolSystem
 
 /// Reads what a spool's event journal (`events/*.ndjson`) gained since the tail was made: the
 /// benchmark's view of when jobs were claimed and finished, written by the processor itself

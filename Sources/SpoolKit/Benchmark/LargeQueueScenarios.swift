@@ -1,3 +1,4 @@
+import SpoolSystem
 /// Scenarios on long queues: what a processor does when it starts in front of a million
 /// queued jobs (`queued-1m`), and whether dispatching gets slower as the queue grows
 /// (`queue-length`).

@@ -1,4 +1,5 @@
 import Synchronization
+import SpoolSystem
 
 /// `purge-60s`: a sustained run of built-in no-op jobs (relaxed, 2 workers) with retention
 /// purging finished jobs as it goes (`"retention": {"done": 1}`, a rescan every second, so each

@@ -1,4 +1,5 @@
 import Synchronization
+import SpoolSystem
 
 /// The file the stamp probe appends to: one line `JOB-ID CLOCK_REALTIME-NANOSECONDS` per
 /// handler start (`bench/stamp.c`). Lines of several handlers never mix (each is one write

@@ -1,4 +1,5 @@
 import SpoolJSON
+import SpoolSystem
 /// What `cancel` did.
 public enum CancelOutcome: Sendable, Equatable {
     /// The job was waiting (queued or held) and is now in `cancelled/`.

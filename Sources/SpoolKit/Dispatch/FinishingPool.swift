@@ -1,4 +1,5 @@
 import Foundation
+import SpoolSystem
 
 /// Threads that finish jobs whose handlers have ended (record the outcome, publish the result,
 /// move the job on) while the worker that ran the handler goes on to the next job.

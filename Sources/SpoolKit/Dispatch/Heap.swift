@@ -1,3 +1,4 @@
+import SpoolSystem
 /// A binary min-heap under a caller-given order: O(log n) insert and removal of the first.
 struct Heap<Element> {
     private(set) var storage: [Element] = []

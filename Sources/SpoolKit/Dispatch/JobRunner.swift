@@ -1,5 +1,6 @@
 import Foundation
 import SpoolJSON
+import SpoolSystem
 
 /// Runs one queued job through its whole attempt: claim, start, handler, outcome, move.
 /// It runs on a worker thread and may block.

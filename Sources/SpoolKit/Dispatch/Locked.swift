@@ -1,4 +1,5 @@
 import Synchronization
+import SpoolSystem
 
 /// A value shared between threads, guarded by a mutex. A class, so that it can be shared.
 final class Locked<Value: Sendable>: Sendable {

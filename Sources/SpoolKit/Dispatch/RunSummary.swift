@@ -1,3 +1,4 @@
+import SpoolSystem
 /// Counts of what one `spool run` did, printed when it exits.
 public struct RunSummary: Sendable, Equatable {
     public var done = 0

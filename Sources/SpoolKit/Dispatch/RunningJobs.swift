@@ -1,4 +1,5 @@
 import Synchronization
+import SpoolSystem
 
 /// The jobs this processor is running, so that a shutdown can ask each to stop.
 final class RunningJobs: Sendable {

@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import SpoolSystem
 
 /// The long-running processor, `spool run`: watches `queued/`, keeps the dispatch index, and
 /// runs jobs on a pool of worker threads until stopped (or, when draining, until nothing is

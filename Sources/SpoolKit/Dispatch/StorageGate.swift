@@ -1,5 +1,5 @@
-import Glibc
 import Synchronization
+import SpoolSystem
 
 /// Claiming stops while the spool's storage refuses writes.
 ///
@@ -39,7 +39,7 @@ final class StorageGate: Sendable {
 
     /// Whether `error` says the storage refuses writes (rather than something about one job).
     static func refusesWrites(_ error: SystemError) -> Bool {
-        [ENOSPC, EDQUOT, EROFS, EIO].contains(error.code)
+        ErrnoCode.storageRefusals.contains(error.code)
     }
 
     /// The storage refused a write: claiming pauses (said once, when it starts).

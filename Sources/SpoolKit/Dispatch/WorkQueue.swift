@@ -1,4 +1,5 @@
 import Foundation
+import SpoolSystem
 
 /// The hand-off between the watcher (which indexes arrivals) and the worker threads (which take
 /// the next job). A condition variable, not the cooperative pool: workers block here while idle.

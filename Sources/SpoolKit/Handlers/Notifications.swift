@@ -1,5 +1,6 @@
 import Foundation
 import SpoolJSON
+import SpoolSystem
 
 /// Commands run when a job of a type starts, ends or passes a progress step (the `notify`
 /// section of a handler in `spool.json`):

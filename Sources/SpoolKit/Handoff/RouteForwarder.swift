@@ -1,4 +1,5 @@
 import Foundation
+import SpoolSystem
 
 /// A processor's transport runner, on a thread of its own: when a route's outbox holds files it
 /// moves them into a sending directory of its own (`outbox/ROUTE/.sending-PROCESSOR-N/`, so

@@ -1,4 +1,5 @@
 import SpoolJSON
+import SpoolSystem
 /// One change of state of one job, as the event journal records it: a line of NDJSON with the
 /// keys `time`, `id`, `type`, `from`, `to`, `attempt`, `duration`, `exit`, `processor`, and,
 /// when known, `project`, `cpuSeconds` and `maxRSS` (bytes). `from` is absent for a submission.

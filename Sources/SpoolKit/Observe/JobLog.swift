@@ -1,3 +1,4 @@
+import SpoolSystem
 /// The per-job log, `logs/ID.log`: timestamped, levelled lines from the processor, with the
 /// handler's standard error in between. Each line is appended with one write under O_APPEND,
 /// so lines from several processes never interleave mid-line.
@@ -45,8 +46,4 @@ extension String {
     }
 }
 
-/// Messages from the processor to its own standard error.
-public enum Diagnostics {
-    public static func warn(_ message: String) { StandardStreams.writeError("spool: " + message + "\n") }
-    public static func info(_ message: String) { StandardStreams.writeError("spool: " + message + "\n") }
-}
+

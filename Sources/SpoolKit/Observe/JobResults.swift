@@ -1,3 +1,4 @@
+import SpoolSystem
 /// A job's result files, for `spool result`: a job's own `results/ID.out`, or, for a parent,
 /// its children's in batch order.
 extension JobStore {

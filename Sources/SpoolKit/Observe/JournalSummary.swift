@@ -1,3 +1,4 @@
+import SpoolSystem
 /// What `spool stats` takes from the event journal, gathered in one pass over its lines. Only
 /// lines that end a job are decoded; the others are scanned and dropped, so a journal of a
 /// million lines is read in a fraction of a second.

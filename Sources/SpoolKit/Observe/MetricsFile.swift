@@ -1,3 +1,4 @@
+import SpoolSystem
 /// The Prometheus text-format file a processor rewrites every few seconds (`--metrics-file`,
 /// `metricsFile`), for node_exporter's textfile collector. Each write is atomic: a new file
 /// renamed over the old one, so a reader never sees half of it.

@@ -1,4 +1,5 @@
 import SpoolJSON
+import SpoolSystem
 /// A spool's figures (seed 004's total / queued / running / completed / failed / cancelled, and
 /// more). Counts come from the directories, the only truth about where jobs are; what happened
 /// over time (throughput, durations, failure rates, resources) comes from the event journal.

@@ -1,4 +1,5 @@
 import SpoolJSON
+import SpoolSystem
 /// What a role may see of one field.
 public enum MaskRule: Sendable, Equatable {
     /// The value as it is.

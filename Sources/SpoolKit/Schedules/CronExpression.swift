@@ -1,4 +1,5 @@
 import Foundation
+import SpoolSystem
 
 /// A cron expression: when a schedule fires.
 ///

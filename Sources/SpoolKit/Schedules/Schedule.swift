@@ -1,5 +1,6 @@
 import Foundation
 import SpoolJSON
+import SpoolSystem
 
 /// What a schedule does with slots that came due while no processor ran.
 public enum CatchUpPolicy: String, Sendable, CaseIterable {

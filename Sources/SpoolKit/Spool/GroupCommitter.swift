@@ -1,4 +1,5 @@
 import Foundation
+import SpoolSystem
 
 /// One processor's group commit. Worker threads that need files or directories on stable
 /// storage call `commit(_:)` and block; a dedicated thread (never the cooperative pool) flushes

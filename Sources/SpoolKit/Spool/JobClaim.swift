@@ -1,4 +1,5 @@
 import SpoolJSON
+import SpoolSystem
 /// A job this processor has claimed: its file is in `processing/` and the open file's flock
 /// keeps recovery away until `JobStore.begin` records the owner.
 public struct ClaimedJob: Sendable {

@@ -1,3 +1,4 @@
+import SpoolSystem
 /// The state of a job is the directory that holds its file.
 public enum JobState: String, Sendable, CaseIterable, Codable {
     /// `waiting`: a job whose `after` dependencies have not all finished (never claimed).

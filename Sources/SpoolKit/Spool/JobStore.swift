@@ -1,4 +1,5 @@
 import Synchronization
+import SpoolSystem
 
 /// The spool's transitions. Every change of state is one atomic rename inside the spool, and
 /// none replaces a job that exists: the rename is the claim, so several processors (or hosts)

@@ -1,4 +1,5 @@
 import Foundation
+import SpoolSystem
 
 /// The running record of a job started under group commit, on its way into `processing/`.
 ///

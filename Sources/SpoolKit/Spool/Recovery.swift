@@ -1,4 +1,5 @@
 import SpoolJSON
+import SpoolSystem
 /// What recovery did with one job in `processing/`.
 enum RecoveryOutcome {
     /// A live processor (or a handler it started) holds it.

@@ -1,3 +1,4 @@
+import SpoolSystem
 /// An opened spool: its layout and its configuration.
 public struct Spool: Sendable {
     public let layout: SpoolLayout

@@ -1,4 +1,5 @@
 import SpoolJSON
+import SpoolSystem
 /// One problem `spool fsck` found in a spool.
 public struct CheckProblem: Sendable {
     public enum Kind: String, Sendable, CaseIterable {

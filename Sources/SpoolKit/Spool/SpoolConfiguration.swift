@@ -1,4 +1,5 @@
 import SpoolJSON
+import SpoolSystem
 /// How a handler type is run, from the `handlers` section of `spool.json`.
 public struct HandlerConfiguration: Sendable, Equatable {
     public enum Kind: Sendable, Equatable {

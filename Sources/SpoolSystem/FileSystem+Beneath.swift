@@ -5,12 +5,12 @@ extension FileSystem {
     /// opened with openat(2) and `O_NOFOLLOW`, so neither `..` nor a symbolic link anywhere in
     /// the relative path can lead outside `root` (a payload names the file; a payload is input).
     /// Absolute paths, empty components, `.` and `..` are refused before any call is made.
-    static func openReadingBeneath(_ root: String, _ relativePath: String) throws(BeneathPathError) -> FileDescriptor {
+    package static func openReadingBeneath(_ root: String, _ relativePath: String) throws(BeneathPathError) -> FileDescriptor {
         let components = relativePath.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
         if relativePath.hasPrefix("/") { throw .refused(relativePath, "it is absolute; name a file inside \(root)") }
         // A NUL would end the string for the kernel: "..\u{0}" must not pass as a plain name.
         if relativePath.utf8.contains(0) {
-            throw .refused(relativePath.replacingOccurrences(of: "\u{0}", with: "\\0"), "it contains a NUL byte")
+            throw .refused(relativePath.split(separator: "\u{0}", omittingEmptySubsequences: false).joined(separator: "\\0"), "it contains a NUL byte")
         }
         if relativePath.isEmpty || components.contains(where: { $0.isEmpty || $0 == "." || $0 == ".." }) {
             throw .refused(relativePath, "it must be a plain relative path without '.', '..' or empty parts")
@@ -68,32 +68,32 @@ public enum BeneathPathError: Error, Sendable, CustomStringConvertible {
 
 extension FileDescriptor {
     /// Clears `O_NONBLOCK` (set to open a possible FIFO without blocking; a regular file reads the same).
-    func setBlocking() throws(SystemError) {
+    package func setBlocking() throws(SystemError) {
         let flags = try retryingInterrupts { fcntl(rawValue, F_GETFL) }.orThrow("fcntl")
         _ = try retryingInterrupts { fcntl(rawValue, F_SETFL, flags & ~O_NONBLOCK) }.orThrow("fcntl")
     }
 
     /// Moves the file offset (lseek(2) with SEEK_SET); returns the new offset.
     @discardableResult
-    func seek(to offset: Int, path: String? = nil) throws(SystemError) -> Int {
+    package func seek(to offset: Int, path: String? = nil) throws(SystemError) -> Int {
         Int(try retryingInterrupts { lseek(rawValue, off_t(offset), SEEK_SET) }.orThrow("seek", path: path))
     }
 
     /// Moves the file offset to the end (lseek(2) with SEEK_END); returns it.
     @discardableResult
-    func seekToEnd(path: String? = nil) throws(SystemError) -> Int {
+    package func seekToEnd(path: String? = nil) throws(SystemError) -> Int {
         Int(try retryingInterrupts { lseek(rawValue, 0, SEEK_END) }.orThrow("seek", path: path))
     }
 
     /// Cuts or extends the file to exactly `size` bytes (ftruncate(2)).
-    func truncate(toSize size: Int, path: String? = nil) throws(SystemError) {
+    package func truncate(toSize size: Int, path: String? = nil) throws(SystemError) {
         _ = try retryingInterrupts { ftruncate(rawValue, off_t(size)) }.orThrow("truncate", path: path)
     }
 }
 
 extension FileSystem {
     /// Opens (creating if needed, never truncating) a file of ours for writing, without following a link.
-    static func openForUpdate(_ path: String, mode: mode_t = 0o644) throws(SystemError) -> FileDescriptor {
+    package static func openForUpdate(_ path: String, mode: mode_t = 0o644) throws(SystemError) -> FileDescriptor {
         try open(path, O_WRONLY | O_CREAT | O_NOFOLLOW, mode: mode)
     }
 
@@ -101,7 +101,7 @@ extension FileSystem {
 
 extension FileDescriptor {
     /// Reads up to `buffer.count` bytes into raw memory (read(2)); 0 means end of file.
-    func read(into buffer: UnsafeMutableRawBufferPointer, path: String? = nil) throws(SystemError) -> Int {
+    package func read(into buffer: UnsafeMutableRawBufferPointer, path: String? = nil) throws(SystemError) -> Int {
         let descriptor = rawValue
         return try retryingInterrupts { Glibc.read(descriptor, buffer.baseAddress, buffer.count) }.orThrow(
             "read", path: path)

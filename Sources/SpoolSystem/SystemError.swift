@@ -35,13 +35,15 @@ public struct SystemError: Error, Sendable, Equatable, CustomStringConvertible {
     }
 
     public var isNotFound: Bool { code == ENOENT }
+    /// A read stopped at its limit (`readEntirely`).
+    public var isTooLarge: Bool { code == EFBIG }
     public var isAlreadyExists: Bool { code == EEXIST }
     public var isWouldBlock: Bool { code == EWOULDBLOCK || code == EAGAIN }
 }
 
 /// Names for the errno values a spool meets; used in error messages and tests.
-enum Errno {
-    static func name(of code: Int32) -> String {
+package enum Errno {
+    package static func name(of code: Int32) -> String {
         switch code {
         case EPERM: return "EPERM"
         case ENOENT: return "ENOENT"
@@ -77,11 +79,11 @@ enum Errno {
 }
 
 /// The value of a system call, or the errno it failed with.
-enum SyscallResult<Value> {
+package enum SyscallResult<Value> {
     case success(Value)
     case failure(Int32)
 
-    var isSuccess: Bool {
+    package var isSuccess: Bool {
         if case .success = self { return true }
         return false
     }
@@ -89,7 +91,7 @@ enum SyscallResult<Value> {
 
 /// Runs a system call, retrying while it fails with EINTR, and returns its value or the errno.
 @inline(__always)
-func retryingInterrupts<Value: FixedWidthInteger>(_ call: () -> Value) -> SyscallResult<Value> {
+package func retryingInterrupts<Value: FixedWidthInteger>(_ call: () -> Value) -> SyscallResult<Value> {
     while true {
         let value = call()
         if value != -1 { return .success(value) }
@@ -102,7 +104,7 @@ func retryingInterrupts<Value: FixedWidthInteger>(_ call: () -> Value) -> Syscal
 extension SyscallResult {
     /// Turns an errno failure into a `SystemError` naming the operation and the paths.
     @inline(__always)
-    func orThrow(_ operation: String, path: String? = nil, secondPath: String? = nil) throws(SystemError) -> Value {
+    package func orThrow(_ operation: String, path: String? = nil, secondPath: String? = nil) throws(SystemError) -> Value {
         switch self {
         case .success(let value): return value
         case .failure(let code): throw SystemError(operation, path: path, secondPath: secondPath, code: code)

@@ -12,8 +12,8 @@ public struct ControlGroup: Sendable, Hashable {
     /// The cgroup v2 hierarchy as this process sees it: where it is mounted and the cgroup this
     /// process is in (its own directory there); nil when there is no cgroup v2 mount.
     public static let ownHierarchy: ControlGroup? = {
-        guard let mounts = try? FileSystem.readFile("/proc/self/mountinfo", limit: 1 << 20),
-            let membership = try? FileSystem.readFile("/proc/self/cgroup", limit: 1 << 16)
+        guard let mounts = try? FileSystem.readWholeFile("/proc/self/mountinfo", limit: 1 << 20),
+            let membership = try? FileSystem.readWholeFile("/proc/self/cgroup", limit: 1 << 16)
         else { return nil }
         // mountinfo: ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS... - FSTYPE SOURCE SUPEROPTIONS
         var mountPoint: String?
@@ -45,13 +45,13 @@ public struct ControlGroup: Sendable, Hashable {
 
     /// The processes in the cgroup (not its children's).
     public func processIDs() -> [pid_t] {
-        guard let bytes = try? FileSystem.readFile(path + "/cgroup.procs", limit: 1 << 20) else { return [] }
+        guard let bytes = try? FileSystem.readWholeFile(path + "/cgroup.procs", limit: 1 << 20) else { return [] }
         return String(decoding: bytes, as: UTF8.self).split(separator: "\n").compactMap { pid_t($0) }
     }
 
     /// Whether any process is in the cgroup or below it (`populated` of cgroup.events).
     public var isPopulated: Bool {
-        guard let bytes = try? FileSystem.readFile(path + "/cgroup.events", limit: 4096) else {
+        guard let bytes = try? FileSystem.readWholeFile(path + "/cgroup.events", limit: 4096) else {
             return !processIDs().isEmpty
         }
         return String(decoding: bytes, as: UTF8.self).contains("populated 1")
@@ -93,7 +93,7 @@ public struct ControlGroup: Sendable, Hashable {
 extension FileSystem {
     /// Writes `text` to an existing file in one write(2), as kernel interfaces (cgroup, proc)
     /// expect: no creation, no truncation, no following of links.
-    static func writeSmallFile(_ path: String, _ text: String) throws(SystemError) {
+    package static func writeSmallFile(_ path: String, _ text: String) throws(SystemError) {
         let fd = try open(path, O_WRONLY | O_NOFOLLOW)
         defer { fd.close() }
         try fd.writeAll(Array(text.utf8), path: path)

@@ -17,7 +17,7 @@ public struct FileDescriptor: Sendable, Hashable {
     }
 
     /// Reads up to `buffer.count` bytes into the array's storage (read(2)); 0 means end of file.
-    func read(into buffer: inout [UInt8], path: String? = nil) throws(SystemError) -> Int {
+    package func read(into buffer: inout [UInt8], path: String? = nil) throws(SystemError) -> Int {
         let descriptor = rawValue
         let result = buffer.withUnsafeMutableBytes { raw in
             retryingInterrupts { Glibc.read(descriptor, raw.baseAddress, raw.count) }
@@ -25,21 +25,21 @@ public struct FileDescriptor: Sendable, Hashable {
         return try result.orThrow("read", path: path)
     }
 
-    /// Reads the whole file from its current offset; throws `FileTooLarge` past `limit` bytes.
-    func readAll(limit: Int, path: String) throws(SpoolError) -> [UInt8] {
+    /// Reads the whole file from its current offset; past `limit` bytes it throws EFBIG
+    /// (`SystemError.isTooLarge`).
+    package func readEntirely(limit: Int, path: String) throws(SystemError) -> [UInt8] {
         var bytes: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 16 * 1024)
         while true {
-            let count: Int
-            do { count = try read(into: &chunk, path: path) } catch { throw .system(error) }
+            let count = try read(into: &chunk, path: path)
             if count == 0 { return bytes }
-            if bytes.count + count > limit { throw .fileTooLarge(path: path, limit: limit) }
+            if bytes.count + count > limit { throw SystemError("read", path: path, code: EFBIG) }
             bytes.append(contentsOf: chunk[0..<count])
         }
     }
 
     /// Writes every byte (write(2) until done).
-    func writeAll(_ bytes: some Collection<UInt8>, path: String? = nil) throws(SystemError) {
+    package func writeAll(_ bytes: some Collection<UInt8>, path: String? = nil) throws(SystemError) {
         try FaultInjection.check("write", path: path)
         let contiguous = Array(bytes)
         let descriptor = rawValue
@@ -72,7 +72,7 @@ public struct FileDescriptor: Sendable, Hashable {
 
     /// Takes an exclusive flock(2). Returns false when another open file holds it and
     /// `wait` is false.
-    func lockExclusive(wait: Bool = false, path: String? = nil) throws(SystemError) -> Bool {
+    package func lockExclusive(wait: Bool = false, path: String? = nil) throws(SystemError) -> Bool {
         let operation = LOCK_EX | (wait ? 0 : LOCK_NB)
         let lockFile: (Int32, Int32) -> Int32 = Glibc.flock(_:_:)
         switch retryingInterrupts({ lockFile(rawValue, operation) }) {
@@ -83,25 +83,25 @@ public struct FileDescriptor: Sendable, Hashable {
     }
 
     /// The status of the open file (fstat(2)).
-    func status(path: String? = nil) throws(SystemError) -> FileStatus {
+    package func status(path: String? = nil) throws(SystemError) -> FileStatus {
         var raw = stat()
         _ = try retryingInterrupts { Glibc.fstat(rawValue, &raw) }.orThrow("stat", path: path)
         return FileStatus(raw)
     }
 
     /// Truncates the file to zero length (ftruncate(2)).
-    func truncate(path: String? = nil) throws(SystemError) {
+    package func truncate(path: String? = nil) throws(SystemError) {
         _ = try retryingInterrupts { Glibc.ftruncate(rawValue, 0) }.orThrow("truncate", path: path)
     }
 
     /// A second descriptor for the same open file (sharing its offset), close-on-exec.
-    func duplicate(path: String? = nil) throws(SystemError) -> FileDescriptor {
+    package func duplicate(path: String? = nil) throws(SystemError) -> FileDescriptor {
         let raw = try retryingInterrupts { fcntl(rawValue, F_DUPFD_CLOEXEC, 0) }.orThrow("dup", path: path)
         return FileDescriptor(rawValue: raw)
     }
 
     /// Switches the descriptor to non-blocking mode.
-    func setNonBlocking() throws(SystemError) {
+    package func setNonBlocking() throws(SystemError) {
         let flags = try retryingInterrupts { fcntl(rawValue, F_GETFL) }.orThrow("fcntl")
         _ = try retryingInterrupts { fcntl(rawValue, F_SETFL, flags | O_NONBLOCK) }.orThrow("fcntl")
     }
@@ -109,12 +109,12 @@ public struct FileDescriptor: Sendable, Hashable {
     /// Gives the open file to another user (fchown(2)). For a pipe, its one inode: a handler
     /// that switched to that user can then reopen it through `/dev/stderr` or `/proc/self/fd`
     /// (the kernel checks the inode's owner and mode, 0600, on such an open).
-    func changeOwner(uid: UInt32, gid: UInt32) throws(SystemError) {
+    package func changeOwner(uid: UInt32, gid: UInt32) throws(SystemError) {
         _ = try retryingInterrupts { Glibc.fchown(rawValue, uid, gid) }.orThrow("chown")
     }
 
     /// A pipe whose both ends are close-on-exec.
-    static func pipe() throws(SystemError) -> (read: FileDescriptor, write: FileDescriptor) {
+    package static func pipe() throws(SystemError) -> (read: FileDescriptor, write: FileDescriptor) {
         var fds: [Int32] = [-1, -1]
         _ = try retryingInterrupts { spool_pipe_cloexec(&fds) }.orThrow("create a pipe")
         return (FileDescriptor(rawValue: fds[0]), FileDescriptor(rawValue: fds[1]))
@@ -139,7 +139,7 @@ public struct FileStatus: Sendable, Equatable {
     public let changeTimeNanoseconds: Int64
     public let modificationTimeNanoseconds: Int64
 
-    init(_ raw: stat) {
+    package init(_ raw: stat) {
         switch raw.st_mode & S_IFMT {
         case S_IFREG: kind = .regular
         case S_IFDIR: kind = .directory
@@ -161,7 +161,7 @@ public struct FileStatus: Sendable, Equatable {
     }
 
     /// Whether two statuses name the same file (same device and inode).
-    func isSameFile(as other: FileStatus) -> Bool { inode == other.inode && device == other.device }
+    package func isSameFile(as other: FileStatus) -> Bool { inode == other.inode && device == other.device }
 
     /// A human name for the kind, used in rejection reasons ("a symbolic link").
     public var kindDescription: String {

@@ -15,7 +15,7 @@ public struct DirectoryEntry: Sendable, Hashable {
     /// The name for messages: invalid bytes are shown as `\xNN`, control characters escaped.
     public var printableName: String { DirectoryEntry.printable(rawName) }
 
-    static func printable(_ raw: [UInt8]) -> String {
+    package static func printable(_ raw: [UInt8]) -> String {
         var text = ""
         var index = 0
         while index < raw.count {
@@ -46,7 +46,7 @@ public struct DirectoryEntry: Sendable, Hashable {
 
 extension FileSystem {
     /// Lists a directory (opendir(3)/readdir(3)), without `.` and `..`.
-    static func listDirectory(_ path: String) throws(SystemError) -> [DirectoryEntry] {
+    package static func listDirectory(_ path: String) throws(SystemError) -> [DirectoryEntry] {
         var entries: [DirectoryEntry] = []
         try forEachEntry(in: path) { entry in
             entries.append(entry)
@@ -59,7 +59,7 @@ extension FileSystem {
     /// `..`, holding none of them: a directory of a million entries costs no more memory than
     /// one of ten. Entries added or removed meanwhile may or may not be seen. Stops early when
     /// `body` returns false.
-    static func forEachEntry(in path: String, _ body: (DirectoryEntry) -> Bool) throws(SystemError) {
+    package static func forEachEntry(in path: String, _ body: (DirectoryEntry) -> Bool) throws(SystemError) {
         guard let stream = opendir(path) else {
             throw SystemError("list directory", path: path, code: errno)
         }
@@ -91,7 +91,7 @@ extension FileSystem {
 
     /// Whether a directory has an entry whose raw name `matches`, reading only until the first
     /// one; false when the directory cannot be read (or does not exist).
-    static func directoryContains(_ path: String, where matches: ([UInt8]) -> Bool) -> Bool {
+    package static func directoryContains(_ path: String, where matches: ([UInt8]) -> Bool) -> Bool {
         guard let stream = opendir(path) else { return false }
         defer { closedir(stream) }
         while let entry = readdir(stream) {
@@ -104,7 +104,7 @@ extension FileSystem {
     }
 
     /// A NUL-terminated path of `directory` + "/" + raw name bytes.
-    static func rawPath(_ directory: String, _ rawName: [UInt8]) -> [CChar] {
+    package static func rawPath(_ directory: String, _ rawName: [UInt8]) -> [CChar] {
         var bytes = Array(directory.utf8)
         bytes.append(0x2f)
         bytes.append(contentsOf: rawName)
@@ -113,7 +113,7 @@ extension FileSystem {
     }
 
     /// lstat(2) of an entry named by raw bytes; nil when it is gone.
-    static func statusNotFollowing(directory: String, rawName: [UInt8]) throws(SystemError) -> FileStatus? {
+    package static func statusNotFollowing(directory: String, rawName: [UInt8]) throws(SystemError) -> FileStatus? {
         let path = rawPath(directory, rawName)
         var raw = stat()
         switch retryingInterrupts({ Glibc.lstat(path, &raw) }) {
@@ -126,7 +126,7 @@ extension FileSystem {
 
     /// Moves an entry named by raw bytes without replacing the target (renameat2 RENAME_NOREPLACE).
     /// The entry itself is moved: a symbolic link is never followed, a FIFO never opened.
-    static func renameNoReplace(directory: String, rawName: [UInt8], to target: String) throws(SystemError) {
+    package static func renameNoReplace(directory: String, rawName: [UInt8], to target: String) throws(SystemError) {
         let path = rawPath(directory, rawName)
         let before = AmbiguousRenames.identity(of: path)
         var result = retryingInterrupts { spool_rename_noreplace(AT_FDCWD, path, AT_FDCWD, target) }
@@ -151,7 +151,7 @@ extension FileSystem {
 
 extension String {
     /// Two lower-case hexadecimal digits of `byte`, for names and text shown escaped.
-    init(hexDigitsOf byte: UInt8) {
+    package init(hexDigitsOf byte: UInt8) {
         let digits = Array("0123456789abcdef")
         self = String([digits[Int(byte >> 4)], digits[Int(byte & 0xf)]])
     }

@@ -4,13 +4,13 @@ import Synchronization
 
 /// The children this process spawned and has not reaped yet. A child subreaper also gets the
 /// orphans of its children's descendants; this set tells the two apart.
-enum SpawnedChildren {
+package enum SpawnedChildren {
     // The one global of the spawner: every spawn and every reap, on any thread, must agree on it.
     private static let live = Mutex<Set<pid_t>>([])
 
     /// Runs `spawn` (which returns 0 and sets the pid on success) with the set locked, so that a
     /// sweep never sees a new child before it is known.
-    static func spawning(_ spawn: () -> Int32, pid: () -> pid_t) -> Int32 {
+    package static func spawning(_ spawn: () -> Int32, pid: () -> pid_t) -> Int32 {
         live.withLock { live in
             let code = spawn()
             if code == 0 { live.insert(pid()) }
@@ -18,10 +18,10 @@ enum SpawnedChildren {
         }
     }
 
-    static func forget(_ pid: pid_t) { _ = live.withLock { $0.remove(pid) } }
+    package static func forget(_ pid: pid_t) { _ = live.withLock { $0.remove(pid) } }
 
     /// Runs `body` with the set of live spawned children, locked against spawns.
-    static func withLiveChildren<Result>(_ body: (Set<pid_t>) -> Result) -> Result {
+    package static func withLiveChildren<Result>(_ body: (Set<pid_t>) -> Result) -> Result {
         live.withLock { body($0) }
     }
 }
@@ -88,7 +88,7 @@ public enum OrphanReaper {
 
     /// Whether descriptor `descriptor` of process `pid` was opened for writing (its fdinfo flags).
     private static func isOpenForWriting(pid: String, descriptor: String) -> Bool {
-        guard let bytes = try? FileSystem.readFile("/proc/\(pid)/fdinfo/\(descriptor)", limit: 4096) else { return false }
+        guard let bytes = try? FileSystem.readWholeFile("/proc/\(pid)/fdinfo/\(descriptor)", limit: 4096) else { return false }
         for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") where line.hasPrefix("flags:") {
             guard let flags = Int32(line.dropFirst(6).trimmingWhitespace(), radix: 8) else { return false }
             return flags & O_ACCMODE != O_RDONLY
@@ -97,11 +97,11 @@ public enum OrphanReaper {
     }
 
     /// The pids of this process's children, from /proc/self/task/*/children.
-    static func childProcessIDs() -> [pid_t] {
+    package static func childProcessIDs() -> [pid_t] {
         var pids: [pid_t] = []
         for entry in (try? FileSystem.listDirectory("/proc/self/task")) ?? [] {
             guard let task = entry.name, task.first?.isNumber == true,
-                let bytes = try? FileSystem.readFile("/proc/self/task/\(task)/children", limit: 1 << 20)
+                let bytes = try? FileSystem.readWholeFile("/proc/self/task/\(task)/children", limit: 1 << 20)
             else { continue }
             pids += String(decoding: bytes, as: UTF8.self).split(separator: " ").compactMap {
                 pid_t($0.trimmingWhitespace())
@@ -111,8 +111,8 @@ public enum OrphanReaper {
     }
 
     /// A variable of another process's environment as it was at its exec (/proc/PID/environ).
-    static func environmentValue(_ name: String, ofProcess pid: pid_t) -> String? {
-        guard let bytes = try? FileSystem.readFile("/proc/\(pid)/environ", limit: 1 << 20) else { return nil }
+    package static func environmentValue(_ name: String, ofProcess pid: pid_t) -> String? {
+        guard let bytes = try? FileSystem.readWholeFile("/proc/\(pid)/environ", limit: 1 << 20) else { return nil }
         let prefix = Array((name + "=").utf8)
         for entry in bytes.split(separator: 0) where entry.starts(with: prefix) {
             return String(decoding: entry.dropFirst(prefix.count), as: UTF8.self)
@@ -120,8 +120,8 @@ public enum OrphanReaper {
         return nil
     }
 
-    static func isZombie(_ pid: pid_t) -> Bool {
-        guard let bytes = try? FileSystem.readFile("/proc/\(pid)/stat", limit: 4096),
+    package static func isZombie(_ pid: pid_t) -> Bool {
+        guard let bytes = try? FileSystem.readWholeFile("/proc/\(pid)/stat", limit: 4096),
             let close = bytes.lastIndex(of: UInt8(ascii: ")")), close + 2 < bytes.count
         else { return true }
         return bytes[close + 2] == UInt8(ascii: "Z")

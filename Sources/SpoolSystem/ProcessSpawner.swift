@@ -7,7 +7,7 @@ public enum ProcessTermination: Sendable, Equatable, CustomStringConvertible {
     case signalled(Int32)
 
     /// Decodes a wait(2) status by hand: the W* macros are not imported into Swift.
-    init(waitStatus status: Int32) {
+    package init(waitStatus status: Int32) {
         let low = status & 0x7f
         if low == 0 {
             self = .exited((status >> 8) & 0xff)
@@ -30,7 +30,7 @@ public struct ProcessUsage: Sendable, Equatable {
     public var systemSeconds: Double
     public var maximumResidentKilobytes: Int
 
-    init(_ usage: rusage) {
+    package init(_ usage: rusage) {
         userSeconds = Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1_000_000
         systemSeconds = Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1_000_000
         maximumResidentKilobytes = Int(usage.ru_maxrss)
@@ -67,7 +67,7 @@ public enum Signals {
 /// pidfd_open, a descriptor that becomes readable when it exits.
 public struct SpawnedProcess: Sendable {
     public let pid: pid_t
-    let exitDescriptor: FileDescriptor?
+    package let exitDescriptor: FileDescriptor?
 
     /// Sends a signal to the child's whole process group.
     public func signalGroup(_ signal: Int32) {
@@ -75,7 +75,7 @@ public struct SpawnedProcess: Sendable {
     }
 
     /// Reaps the child if it has exited; nil while it still runs. Never blocks.
-    func reapIfExited() -> (ProcessTermination, ProcessUsage)? {
+    package func reapIfExited() -> (ProcessTermination, ProcessUsage)? {
         var status: Int32 = 0
         var usage = rusage()
         let result = retryingInterrupts { wait4(pid, &status, WNOHANG, &usage) }
@@ -92,7 +92,7 @@ public struct SpawnedProcess: Sendable {
     }
 
     /// Blocks until the child exits and reaps it. Call only on a dedicated thread.
-    func waitForExit() -> (ProcessTermination, ProcessUsage) {
+    package func waitForExit() -> (ProcessTermination, ProcessUsage) {
         var status: Int32 = 0
         var usage = rusage()
         let result = retryingInterrupts { wait4(pid, &status, 0, &usage) }
@@ -101,7 +101,7 @@ public struct SpawnedProcess: Sendable {
         return (ProcessTermination(waitStatus: status), ProcessUsage(usage))
     }
 
-    func closeDescriptors() { exitDescriptor?.close() }
+    package func closeDescriptors() { exitDescriptor?.close() }
 }
 
 /// A resource limit set in a child before it execs the handler (setrlimit(2)).
@@ -146,7 +146,7 @@ public enum ProcessSpawner {
 
     /// Spawns `arguments[0]` (searched in PATH when it has no slash) with `arguments` as argv.
     /// `descriptors[i]` becomes the child's descriptor i; every other descriptor is closed.
-    static func spawn(
+    package static func spawn(
         arguments: [String],
         environment: [String],
         workingDirectory: String?,

@@ -4,10 +4,10 @@ import Glibc
 /// File operations for benchmark fixtures, with the fewest system calls: no fault injection,
 /// no lost-reply checks, no fsync. For files the benchmark owns (its temporary spools), never
 /// for job transitions.
-enum FixtureFiles {
+package enum FixtureFiles {
     /// Creates a file that must not exist yet and writes `bytes` into it: open(2) with
     /// `O_CREAT | O_EXCL`, write(2), close(2).
-    static func create(_ path: String, contents bytes: [UInt8]) throws(SystemError) {
+    package static func create(_ path: String, contents bytes: [UInt8]) throws(SystemError) {
         let descriptor = try retryingInterrupts { Glibc.open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644) }
             .orThrow("create", path: path)
         defer { _ = Glibc.close(descriptor) }
@@ -26,13 +26,13 @@ enum FixtureFiles {
     }
 
     /// Renames a file (rename(2)), replacing any target.
-    static func move(_ source: String, to target: String) throws(SystemError) {
+    package static func move(_ source: String, to target: String) throws(SystemError) {
         _ = try retryingInterrupts { Glibc.rename(source, target) }.orThrow("rename", path: source, secondPath: target)
     }
 
     /// Flushes the whole file system that holds `path` (syncfs(2)), so that a set-up's dirty
     /// pages are not written back during the measurement that follows.
-    static func syncFileSystem(containing path: String) throws(SystemError) {
+    package static func syncFileSystem(containing path: String) throws(SystemError) {
         let descriptor = try FileSystem.open(path, O_RDONLY)
         defer { descriptor.close() }
         try FileSystem.syncFileSystem(descriptor, covering: [], root: path)
@@ -41,7 +41,7 @@ enum FixtureFiles {
     /// Up to `maximum` bytes of a file from `offset` (pread(2)); fewer at its end, none when the
     /// file is absent. Unlike `FileSystem.readFile`, a larger file is not an error: the caller
     /// reads on from where this stopped.
-    static func read(_ path: String, from offset: Int, maximum: Int) -> [UInt8] {
+    package static func read(_ path: String, from offset: Int, maximum: Int) -> [UInt8] {
         guard case .success(let descriptor) = retryingInterrupts({ Glibc.open(path, O_RDONLY | O_CLOEXEC) }) else {
             return []
         }
@@ -62,10 +62,10 @@ enum FixtureFiles {
     }
 
     /// The size of a file in bytes; 0 when it is absent.
-    static func size(_ path: String) -> Int { ((try? FileSystem.statusNotFollowing(path)) ?? nil)?.size ?? 0 }
+    package static func size(_ path: String) -> Int { ((try? FileSystem.statusNotFollowing(path)) ?? nil)?.size ?? 0 }
 
     /// The number of entries of a directory, without `.` and `..`, read without keeping names.
-    static func entryCount(_ path: String) throws(SystemError) -> Int {
+    package static func entryCount(_ path: String) throws(SystemError) -> Int {
         guard let stream = opendir(path) else { throw SystemError("list directory", path: path, code: errno) }
         defer { closedir(stream) }
         var count = 0
@@ -79,7 +79,7 @@ enum FixtureFiles {
     }
 
     /// Creates a new directory `directory/prefixXXXXXX` (mkdtemp(3)), mode 0700.
-    static func makeTemporaryDirectory(in directory: String, prefix: String) throws(SystemError) -> String {
+    package static func makeTemporaryDirectory(in directory: String, prefix: String) throws(SystemError) -> String {
         var template = Array((directory + "/" + prefix + "XXXXXX").utf8CString)
         let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
         guard made != nil else { throw SystemError("create a directory in", path: directory, code: errno) }
@@ -90,7 +90,7 @@ enum FixtureFiles {
     /// with unlinkat(2) relative to their directory's descriptor. Best effort; returns whether
     /// `path` is gone.
     @discardableResult
-    static func removeTree(_ path: String) -> Bool {
+    package static func removeTree(_ path: String) -> Bool {
         guard let status = try? FileSystem.statusNotFollowing(path) else { return !FileSystem.exists(path) }
         if status.kind != .directory { return Glibc.unlink(path) == 0 }
         // Entries removed while a directory is being read can make readdir skip others: look

@@ -60,7 +60,7 @@ public final class Inotify: Sendable {
     }
 
     /// Decodes a buffer of `struct inotify_event` records, bound-checking each one.
-    static func decode(_ bytes: ArraySlice<UInt8>, into events: inout [InotifyEvent]) {
+    package static func decode(_ bytes: ArraySlice<UInt8>, into events: inout [InotifyEvent]) {
         let headerSize = 16  // int wd; uint32 mask; uint32 cookie; uint32 len
         bytes.withUnsafeBytes { raw in
             var offset = 0
@@ -80,10 +80,10 @@ public final class Inotify: Sendable {
 }
 
 /// poll(2) over a few descriptors.
-enum Poll {
+package enum Poll {
     /// Waits until one of `descriptors` is readable or `timeoutMilliseconds` pass (-1: forever).
     /// Returns the indexes of the readable (or hung-up) descriptors.
-    static func waitReadable(_ descriptors: [FileDescriptor], timeoutMilliseconds: Int32) -> [Int] {
+    package static func waitReadable(_ descriptors: [FileDescriptor], timeoutMilliseconds: Int32) -> [Int] {
         var fds = descriptors.map { pollfd(fd: $0.rawValue, events: Int16(POLLIN), revents: 0) }
         let result = fds.withUnsafeMutableBufferPointer { buffer in
             Glibc.poll(buffer.baseAddress, nfds_t(buffer.count), timeoutMilliseconds)
@@ -96,9 +96,9 @@ enum Poll {
 
 extension Inotify {
     /// IN_DONT_FOLLOW: a watch on a batch directory never follows a symbolic link put in its place.
-    static let doNotFollowMask = UInt32(IN_DONT_FOLLOW)
+    package static let doNotFollowMask = UInt32(IN_DONT_FOLLOW)
     /// IN_CREATE, for the watcher (outside System/).
-    static let createdMask = UInt32(IN_CREATE)
+    package static let createdMask = UInt32(IN_CREATE)
     /// IN_DELETE, so that removing a control file (a release) is noticed at once.
-    static let deletedMask = UInt32(IN_DELETE)
+    package static let deletedMask = UInt32(IN_DELETE)
 }

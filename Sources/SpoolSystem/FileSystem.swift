@@ -5,23 +5,23 @@ import Glibc
 /// `SystemError` naming the path(s).
 public enum FileSystem {
     /// Opens a file (open(2)); `O_CLOEXEC` is always added.
-    static func open(_ path: String, _ flags: Int32, mode: mode_t = 0o644) throws(SystemError) -> FileDescriptor {
+    package static func open(_ path: String, _ flags: Int32, mode: mode_t = 0o644) throws(SystemError) -> FileDescriptor {
         let fd = try retryingInterrupts { Glibc.open(path, flags | O_CLOEXEC, mode) }.orThrow("open", path: path)
         return FileDescriptor(rawValue: fd)
     }
 
     /// Opens a file for reading without following a symbolic link and without blocking on a FIFO.
-    static func openForReadingSafely(_ path: String) throws(SystemError) -> FileDescriptor {
+    package static func openForReadingSafely(_ path: String) throws(SystemError) -> FileDescriptor {
         try open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY)
     }
 
     /// Creates a new file that must not exist yet (`O_CREAT | O_EXCL`), open for writing.
-    static func createExclusive(_ path: String, mode: mode_t = 0o644) throws(SystemError) -> FileDescriptor {
+    package static func createExclusive(_ path: String, mode: mode_t = 0o644) throws(SystemError) -> FileDescriptor {
         try open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode: mode)
     }
 
     /// Renames, replacing any existing target (rename(2)). Used only where the target is ours.
-    static func rename(_ source: String, to target: String) throws(SystemError) {
+    package static func rename(_ source: String, to target: String) throws(SystemError) {
         try FaultInjection.check("rename", path: target)
         let before = AmbiguousRenames.identity(of: Array(source.utf8CString))
         var result = retryingInterrupts { Glibc.rename(source, target) }
@@ -36,7 +36,7 @@ public enum FileSystem {
     /// Renames only if the target does not exist (renameat2 with RENAME_NOREPLACE); EEXIST otherwise.
     /// Falls back to link(2) + unlink(2) on file systems without renameat2 flags. A failure that
     /// a lost NFS reply explains (the source gone, the target the same file) is a success.
-    static func renameNoReplace(_ source: String, to target: String) throws(SystemError) {
+    package static func renameNoReplace(_ source: String, to target: String) throws(SystemError) {
         try FaultInjection.check("rename", path: target)
         let before = AmbiguousRenames.identity(of: Array(source.utf8CString))
         var result = retryingInterrupts { spool_rename_noreplace(AT_FDCWD, source, AT_FDCWD, target) }
@@ -55,22 +55,22 @@ public enum FileSystem {
     }
 
     /// Creates a hard link (link(2)); EEXIST when the target exists.
-    static func link(_ source: String, to target: String) throws(SystemError) {
+    package static func link(_ source: String, to target: String) throws(SystemError) {
         _ = try retryingInterrupts { Glibc.link(source, target) }.orThrow("link", path: source, secondPath: target)
     }
 
     /// Removes a file (unlink(2)).
-    static func unlink(_ path: String) throws(SystemError) {
+    package static func unlink(_ path: String) throws(SystemError) {
         _ = try retryingInterrupts { Glibc.unlink(path) }.orThrow("remove", path: path)
     }
 
     /// Removes a file, ignoring a file that is already gone.
-    static func unlinkIfPresent(_ path: String) throws(SystemError) {
+    package static func unlinkIfPresent(_ path: String) throws(SystemError) {
         do { try unlink(path) } catch  where error.isNotFound {}
     }
 
     /// Creates a directory (mkdir(2)); succeeds if it already exists as a directory.
-    static func makeDirectory(_ path: String, mode: mode_t = 0o755) throws(SystemError) {
+    package static func makeDirectory(_ path: String, mode: mode_t = 0o755) throws(SystemError) {
         switch retryingInterrupts({ Glibc.mkdir(path, mode) }) {
         case .success: return
         case .failure(let code) where code == EEXIST:
@@ -82,7 +82,7 @@ public enum FileSystem {
     }
 
     /// The directory part of a path (everything before its last '/').
-    static func directoryName(of path: String) -> String {
+    package static func directoryName(of path: String) -> String {
         guard let slash = path.utf8.lastIndex(of: UInt8(ascii: "/")) else { return "." }
         return String(path[..<slash])
     }
@@ -90,7 +90,7 @@ public enum FileSystem {
     /// Renames a directory to a name that must not exist yet: renameat2(RENAME_NOREPLACE), or,
     /// where the file system lacks it (link() cannot stand in for directories), a check and a
     /// plain rename — callers hold the claim that makes them the only one publishing this name.
-    static func renameDirectoryNoReplace(_ source: String, to target: String) throws(SystemError) {
+    package static func renameDirectoryNoReplace(_ source: String, to target: String) throws(SystemError) {
         switch retryingInterrupts({ spool_rename_noreplace(AT_FDCWD, source, AT_FDCWD, target) }) {
         case .success: return
         case .failure(let code) where code == EINVAL || code == ENOSYS:
@@ -105,7 +105,7 @@ public enum FileSystem {
     /// batch); best effort. The directory is opened without following a link, and its entries
     /// are removed through that descriptor (`/proc/self/fd/N/NAME`), so a directory swapped for
     /// a link meanwhile never leads the removal elsewhere.
-    static func removeShallowTree(_ path: String) {
+    package static func removeShallowTree(_ path: String) {
         let flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC
         guard case .success(let descriptor) = retryingInterrupts({ Glibc.open(path, flags) }) else { return }
         let handle = "/proc/self/fd/" + String(descriptor)
@@ -119,7 +119,7 @@ public enum FileSystem {
     /// Makes (or finds) a directory that only this process's user can enter: created 0700, and
     /// refused (EPERM) when it is a link, someone else's, or open to others — a directory
     /// another user made in its place could read or plant what is written there.
-    static func makePrivateDirectory(_ path: String) throws(SystemError) {
+    package static func makePrivateDirectory(_ path: String) throws(SystemError) {
         try makeDirectory(path, mode: 0o700)
         guard let status = try statusNotFollowing(path), status.kind == .directory,
             status.ownerID == geteuid(), status.permissions & 0o077 == 0
@@ -127,17 +127,17 @@ public enum FileSystem {
     }
 
     /// Whether `path` is a real directory (not a link to one).
-    static func isRealDirectory(_ path: String) -> Bool {
+    package static func isRealDirectory(_ path: String) -> Bool {
         (try? statusNotFollowing(path))?.kind == .directory
     }
 
     /// Removes an empty directory (rmdir(2)).
-    static func removeDirectory(_ path: String) throws(SystemError) {
+    package static func removeDirectory(_ path: String) throws(SystemError) {
         _ = try retryingInterrupts { Glibc.rmdir(path) }.orThrow("remove directory", path: path)
     }
 
     /// The status of a path without following a final symbolic link (lstat(2)); nil when absent.
-    static func statusNotFollowing(_ path: String) throws(SystemError) -> FileStatus? {
+    package static func statusNotFollowing(_ path: String) throws(SystemError) -> FileStatus? {
         var raw = stat()
         switch retryingInterrupts({ Glibc.lstat(path, &raw) }) {
         case .success: return FileStatus(raw)
@@ -147,20 +147,20 @@ public enum FileSystem {
     }
 
     /// Whether anything (of any kind, even a dangling link) exists at the path.
-    static func exists(_ path: String) -> Bool {
+    package static func exists(_ path: String) -> Bool {
         var raw = stat()
         return retryingInterrupts({ Glibc.lstat(path, &raw) }).isSuccess
     }
 
     /// Flushes a directory's entries to stable storage, so that renames into it survive a power cut.
-    static func syncDirectory(_ path: String) throws(SystemError) {
+    package static func syncDirectory(_ path: String) throws(SystemError) {
         let fd = try open(path, O_RDONLY | O_DIRECTORY)
         defer { fd.close() }
         try fd.sync(path: path)
     }
 
     /// Makes a file's (or directory's) data and metadata durable: open it and fsync(2) it.
-    static func syncPath(_ path: String) throws(SystemError) {
+    package static func syncPath(_ path: String) throws(SystemError) {
         let fd = try open(path, O_RDONLY | O_NOFOLLOW)
         defer { fd.close() }
         try fd.sync(path: path)
@@ -170,22 +170,22 @@ public enum FileSystem {
     /// it, kept open) lies on, with syncfs(2): one call that makes many files and renames durable
     /// at once. `paths` are those the caller needs durable: each is checked against injected
     /// faults as its own fsync would be.
-    static func syncFileSystem(_ fd: FileDescriptor, covering paths: [String], root: String) throws(SystemError) {
+    package static func syncFileSystem(_ fd: FileDescriptor, covering paths: [String], root: String) throws(SystemError) {
         for path in paths { try FaultInjection.check("fsync", path: path) }
         _ = try retryingInterrupts { spool_syncfs(fd.rawValue) }.orThrow("syncfs", path: root)
     }
 
-    /// Reads a whole regular file that we own (configuration, records) up to `limit` bytes.
-    static func readFile(_ path: String, limit: Int = 64 * 1024 * 1024) throws(SpoolError) -> [UInt8] {
-        let fd: FileDescriptor
-        do { fd = try openForReadingSafely(path) } catch { throw .system(error) }
+    /// Reads a whole regular file up to `limit` bytes (EFBIG past it), never through a link and
+    /// never blocking on a FIFO.
+    package static func readWholeFile(_ path: String, limit: Int = 64 * 1024 * 1024) throws(SystemError) -> [UInt8] {
+        let fd = try openForReadingSafely(path)
         defer { fd.close() }
-        return try fd.readAll(limit: limit, path: path)
+        return try fd.readEntirely(limit: limit, path: path)
     }
 
     /// Writes `bytes` to `path` crash-safely: a new file beside it, optionally fsynced, renamed
     /// over the target. Used for files the spool owns (config, metrics), never for job transitions.
-    static func writeAtomically(_ bytes: [UInt8], to path: String, durable: Bool, mode: mode_t = 0o644)
+    package static func writeAtomically(_ bytes: [UInt8], to path: String, durable: Bool, mode: mode_t = 0o644)
         throws(SystemError)
     {
         // Unique per process and call: two threads may write the same file (a marker) at once.
@@ -207,7 +207,7 @@ public enum FileSystem {
     }
 
     /// The path of the running executable, from /proc/self/exe.
-    static func currentExecutablePath() -> String? {
+    package static func currentExecutablePath() -> String? {
         var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
         let count = readlink("/proc/self/exe", &buffer, buffer.count - 1)
         guard count > 0 else { return nil }
@@ -217,14 +217,14 @@ public enum FileSystem {
 
 extension FileSystem {
     /// The canonical absolute path of an existing directory or file (realpath(3)).
-    static func canonicalPath(_ path: String) throws(SystemError) -> String {
+    package static func canonicalPath(_ path: String) throws(SystemError) -> String {
         guard let resolved = realpath(path, nil) else { throw SystemError("resolve", path: path, code: errno) }
         defer { free(resolved) }
         return String(cString: resolved)
     }
 
     /// The environment of this process as `NAME=value` strings.
-    static func currentEnvironment() -> [String] {
+    package static func currentEnvironment() -> [String] {
         var result: [String] = []
         var pointer = environ
         while let entry = pointer.pointee {
@@ -244,22 +244,14 @@ public func environmentValue(_ name: String) -> String? {
 /// Ends the process at once with a status (after output was flushed by the caller).
 public func exitProcess(_ status: Int32) -> Never { exit(status) }
 
-/// Reads a file named on the command line (links followed, as a user expects), up to 64 MiB.
-public func readFileForCommand(_ path: String) throws(SpoolError) -> [UInt8] {
-    let fd: FileDescriptor
-    do { fd = try FileSystem.open(path, O_RDONLY) } catch { throw .system(error) }
-    defer { fd.close() }
-    return try fd.readAll(limit: 64 * 1024 * 1024, path: path)
-}
-
 /// Reads all of standard input.
 public func readStandardInput() -> [UInt8] {
-    (try? FileDescriptor(rawValue: 0).readAll(limit: 64 * 1024 * 1024, path: "standard input")) ?? []
+    (try? FileDescriptor(rawValue: 0).readEntirely(limit: 64 * 1024 * 1024, path: "standard input")) ?? []
 }
 
 extension FileSystem {
     /// Whether the path is a regular file this process may execute (access(2) X_OK).
-    static func isExecutableFile(_ path: String) -> Bool {
+    package static func isExecutableFile(_ path: String) -> Bool {
         guard (try? statusNotFollowing(path))??.kind != .directory else { return false }
         return access(path, X_OK) == 0
     }
@@ -271,7 +263,7 @@ extension FileSystem {
         guard let fd = try? openForReadingSafely(path) else { return [] }
         defer { fd.close() }
         guard lseek(fd.rawValue, off_t(offset), SEEK_SET) == off_t(offset) else { return [] }
-        return (try? fd.readAll(limit: limit, path: path)) ?? []
+        return (try? fd.readEntirely(limit: limit, path: path)) ?? []
     }
 }
 

@@ -1,9 +1,9 @@
 import Glibc
 
 /// Reads /proc for what rlimits cannot tell: the resident memory of a whole process group.
-enum ProcessTable {
+package enum ProcessTable {
     /// Total resident memory, in bytes, of the processes in process group `group`.
-    static func residentBytes(ofProcessGroup group: pid_t) -> Int {
+    package static func residentBytes(ofProcessGroup group: pid_t) -> Int {
         guard let directory = opendir("/proc") else { return 0 }
         defer { closedir(directory) }
         let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
@@ -12,7 +12,7 @@ enum ProcessTable {
             let name: [UInt8] = withUnsafeBytes(of: &entry.pointee.d_name) { Array($0.prefix { $0 != 0 }) }
             guard let first = name.first, first >= 0x30, first <= 0x39 else { continue }
             let path = "/proc/" + String(decoding: name, as: UTF8.self) + "/stat"
-            guard let bytes = try? FileSystem.readFile(path, limit: 4096),
+            guard let bytes = try? FileSystem.readWholeFile(path, limit: 4096),
                 let fields = statFields(bytes), fields.count > 21, Int32(fields[2]) == group,
                 let pages = Int(fields[21])
             else { continue }
@@ -30,17 +30,17 @@ enum ProcessTable {
 }
 
 extension ResourceLimit {
-    static func cpuSeconds(_ seconds: Int, grace: Int) -> [ResourceLimit] {
+    package static func cpuSeconds(_ seconds: Int, grace: Int) -> [ResourceLimit] {
         // Soft limit: SIGXCPU (catchable); hard limit a little later: SIGKILL.
         [ResourceLimit(resource: Int32(RLIMIT_CPU.rawValue), soft: UInt64(seconds), hard: UInt64(seconds + grace))]
     }
 
-    static func openFiles(_ count: Int) -> ResourceLimit {
+    package static func openFiles(_ count: Int) -> ResourceLimit {
         ResourceLimit(resource: Int32(RLIMIT_NOFILE.rawValue), soft: UInt64(count), hard: UInt64(count))
     }
 }
 
 extension Signals {
-    static let cpuTimeExceeded = SIGXCPU
-    static let kill = SIGKILL
+    package static let cpuTimeExceeded = SIGXCPU
+    package static let kill = SIGKILL
 }
