@@ -31,7 +31,11 @@ public final class JobStore: Sendable {
 
     public var layout: SpoolLayout { spool.layout }
 
+    /// The features that hear of every move (`JobTransition`).
+    let observers: [any TransitionObserver]
+
     public init(spool: Spool, processor: ProcessorIdentity? = nil, inProcessTypes: Set<String> = []) {
+        self.observers = Self.standardObservers
         self.spool = spool
         self.processor = processor
         self.knownTypes = Set(spool.configuration.handlers.keys).union(inProcessTypes)
@@ -87,9 +91,10 @@ public final class JobStore: Sendable {
         // Locked until the move is done (see rewriteProcessing).
         let recordLock = try rewriteProcessing(id, record, keepLocked: true)
         defer { recordLock?.close() }
-        // Before the rename: a crash after it would leave no one to make the dependents, while
-        // recovery completes this move (and calls this again) if the crash comes first.
-        if state == .done || state == .failed { createDependents(of: id, record: record, state: state) }
+        let transition = JobTransition(id: id, from: journalFrom, to: state, record: record)
+        // Before the rename: a crash after it would leave no one to hear of it, while recovery
+        // completes this move (and tells them again) if the crash comes first.
+        for observer in observers { observer.preparing(transition, in: self) }
         let source = layout.jobPath(id, in: .processing)
         let target = layout.jobPath(id, in: state)
         do throws(SystemError) {
@@ -105,10 +110,7 @@ public final class JobStore: Sendable {
                 throw error
             }
             recordEvent(id, record: record, from: journalFrom, to: state)
-            if state.isTerminal {
-                releaseWaiters(of: id)
-                packageReturn(id, record: record, state: state)
-            }
+            for observer in observers { observer.completed(transition, in: self) }
             return state
         } catch  where error.isNotFound {
             // Someone (recovery, or a retransmitted rename on NFS) already completed this move.
