@@ -32,15 +32,7 @@ enum ShowCommand: Command {
             record.isParent && record.childCount != nil ? BatchView(spool: spool, id: id, record: record) : nil
         }
         if arguments.has("json") {
-            var value = job.jsonValue
-            if let batch, case .object(var object) = value {
-                object["children"] = batch.progress.childrenValue
-                object["records"] = batch.progress.recordsValue
-                object["progress"] = JSONValue(batch.progress.percent)
-                object["childJobs"] = .array(batch.children.map(BatchView.jsonValue))
-                value = .object(object)
-            }
-            Output.line(JSONWriter.string(value, pretty: true))
+            Output.line(JSONWriter.string(BatchView.showValue(of: job, batch: batch), pretty: true))
             return ExitCode.success
         }
         Output.line("id:         \(id)")
@@ -74,29 +66,8 @@ enum ShowCommand: Command {
     }
 }
 
-/// A parent's children, read from the tree for `show`.
-struct BatchView {
-    let progress: BatchProgress
-    let children: [BatchChild]
-
-    init(spool: Spool, id: String, record: JobRecord) {
-        let tree = BatchTree(layout: spool.layout, parent: id)
-        children = tree.readChildren(sizeLimit: max(spool.configuration.maximumJobBytes, 64 * 1024 * 1024))
-        progress = BatchProgress(childCount: record.childCount ?? children.count, children: children)
-    }
-
-    static func jsonValue(_ child: BatchChild) -> JSONValue {
-        let counts = child.counts
-        var object = JSONObject([
-            ("id", .string(child.id)), ("state", .string(child.state.displayName)),
-            ("attempts", JSONValue(child.record?.attempts ?? 0)), ("total", JSONValue(counts.total)),
-            ("processed", JSONValue(counts.processed)), ("succeeded", JSONValue(counts.succeeded)),
-            ("failed", JSONValue(counts.failed)),
-        ])
-        if let error = child.record?.error { object["error"] = .string(error) }
-        return .object(object)
-    }
-
+/// The text view of a parent's children.
+extension BatchView {
     func print(terminal: Bool) {
         let states = JobState.allCases.map { "\($0.displayName) \(progress.count($0))" }.joined(separator: "  ")
         Output.line("children:   \(progress.childCount): " + states)
