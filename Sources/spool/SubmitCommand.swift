@@ -123,27 +123,7 @@ extension SubmitCommand {
         throws(SpoolError)
     {
         let bytes = itemsFile == "-" ? StandardInput.readAll() : try FileSystemAccess.read(itemsFile)
-        let items: [JSONValue]
-        let firstByte = bytes.first { ![0x20, 0x09, 0x0A, 0x0D].contains($0) }
-        if firstByte == UInt8(ascii: "[") {
-            let value: JSONValue
-            do { value = try JSONParser.parse(bytes) } catch {
-                throw .invalidJob(path: itemsFile, reason: "not a valid JSON array: \(error)")
-            }
-            guard let array = value.arrayValue else {
-                throw .invalidJob(path: itemsFile, reason: "expected a JSON array of items, not \(value.kindName)")
-            }
-            items = array
-        } else {
-            // One item a line; blank lines skipped, spaces and tabs around an item trimmed.
-            items = bytes.split(separator: 0x0A).compactMap { line in
-                let isSpace = { (byte: UInt8) in byte == 0x20 || byte == 0x09 || byte == 0x0D }
-                guard let first = line.firstIndex(where: { !isSpace($0) }),
-                    let last = line.lastIndex(where: { !isSpace($0) })
-                else { return nil }
-                return JSONValue.string(String(decoding: line[first...last], as: UTF8.self))
-            }
-        }
+        let items = try BatchItems.parse(bytes, from: itemsFile)
         let field = arguments.value("items-field") ?? "items"
         var payload = fields["payload"]?.objectValue ?? JSONObject()
         guard fields["payload"] == nil || fields["payload"]?.objectValue != nil else {
