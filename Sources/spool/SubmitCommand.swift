@@ -6,12 +6,14 @@ enum SubmitCommand: Command {
     static let name = "submit"
     static let synopsis =
         "FILE... | --type TYPE [--payload JSON] [--items-from FILE [--batch-size N] ...]  [--priority P] "
-        + "[--timeout S] [--max-attempts N] [--id ID]"
+        + "[--timeout S] [--max-attempts N] [--id ID] [--at TIME | --delay DURATION]"
     static let summary = "queue jobs durably and print their ids"
     static let options: [OptionSpec] = [
         .value("type", "TYPE", "the job's type (selects the handler)"),
         .value("payload", "JSON", "the job's payload, any JSON value (default {})"),
-        .value("priority", "P", "an integer -1000..1000, or low, normal, high, critical"),
+        .value("priority", "P", "an integer -1000..1000, or low, normal (medium), high, critical"),
+        .value("at", "TIME", "do not start it before TIME (ISO 8601: 2026-12-24T18:00:00Z, or with +HH:MM)"),
+        .value("delay", "DURATION", "do not start it before DURATION from now: 90s, 15m, 12h, 7d, 2w"),
         .value("timeout", "SECONDS", "a per-job timeout (may only lower the type's)"),
         .value("max-attempts", "N", "attempts before the job fails"),
         .value("id", "ID", "use this id instead of a fresh one (fails if it exists)"),
@@ -76,12 +78,14 @@ enum SubmitCommand: Command {
         }
         let waits = arguments.has("wait")
         if arguments.has("print") && !waits { throw .usage("spool submit: --print goes with --wait") }
+        let notBefore = try Self.notBefore(arguments)
         var submitted: [String] = []
         for (record, source) in records {
             var record = record
             if let priority = arguments.value("priority") {
                 record.set("priority", Int(priority).map { JSONValue($0) } ?? .string(priority))
             }
+            if let notBefore { record.set("notBefore", .string(Timestamp.format(notBefore))) }
             if let timeout = try arguments.seconds("timeout") { record.set("timeout", JSONValue(timeout)) }
             if let attempts = try arguments.integer("max-attempts") { record.set("maxAttempts", JSONValue(attempts)) }
             if let problem = record.validationProblem() { throw .invalidJob(path: source, reason: problem) }
@@ -118,6 +122,27 @@ enum SubmitCommand: Command {
 }
 
 extension SubmitCommand {
+    /// The time `--at` or `--delay` asks the job not to start before (seconds since the epoch).
+    static func notBefore(_ arguments: ParsedArguments) throws(SpoolError) -> Double? {
+        switch (arguments.value("at"), arguments.value("delay")) {
+        case (nil, nil): return nil
+        case (_?, _?): throw .usage("spool submit: give --at or --delay, not both")
+        case (let time?, nil):
+            guard let seconds = Timestamp.parse(time) else {
+                throw .usage(
+                    "spool submit: --at takes an ISO 8601 time such as 2026-12-24T18:00:00Z or "
+                        + "2026-12-24T18:00:00+01:00, not '\(time)'")
+            }
+            return seconds
+        case (nil, let delay?):
+            // A unit is required: "5" could mean seconds or minutes.
+            guard delay.last?.isLetter == true, let seconds = PurgeRule.seconds(delay) else {
+                throw .usage("spool submit: --delay takes a duration such as 90s, 15m, 12h, 7d or 2w, not '\(delay)'")
+            }
+            return ProcessInfoLite.now() + seconds
+        }
+    }
+
     /// Turns `fields` into a parent: the items of FILE in its payload, and a `batch` section.
     static func makeParent(_ fields: inout JSONObject, itemsFile: String, _ arguments: ParsedArguments)
         throws(SpoolError)

@@ -45,6 +45,7 @@ struct SpoolModelTests {
     func recordValidation() throws {
         func record(_ text: String) throws -> JobRecord { try JobRecord(parsing: Array(text.utf8), path: "t.json") }
         #expect(try record(#"{"type": "a", "priority": "high"}"#).priority == 10)
+        #expect(try record(#"{"type": "a", "priority": "Medium"}"#).priority == 0)
         #expect(try record(#"{"type": "a", "priority": -5}"#).priority == -5)
         #expect(try record(#"{"type": "a"}"#).priority == 0)
         for bad in [

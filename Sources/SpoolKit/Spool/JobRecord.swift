@@ -6,9 +6,9 @@ public struct JobRecord: Sendable, Equatable {
     /// Every field of the file, in order.
     public var fields: JSONObject
 
-    /// Named priorities and their integer values.
+    /// Named priorities and their integer values (`medium` is the seeds' name for `normal`).
     public static let namedPriorities: [(name: String, value: Int)] = [
-        ("low", -10), ("normal", 0), ("high", 10), ("critical", 20),
+        ("low", -10), ("normal", 0), ("medium", 0), ("high", 10), ("critical", 20),
     ]
     public static let priorityRange = -1000...1000
 

@@ -1,0 +1,57 @@
+import Foundation
+import Glibc
+import Testing
+
+/// What the seeds ask that a file spool now does (issue 18), each through the built binary.
+@Suite("Seed gaps: priority names, delayed jobs")
+struct SeedGapTests {
+    @Test("priority 'medium' is the seeds' name for normal; an unknown name is refused with the list")
+    func mediumPriority() throws {
+        let spool = try TestSpool(configuration: #"{"handlers": {"t": {"builtin": "noop"}}}"#)
+        let submitted = try spool.spool(["submit", "--type", "t", "--priority", "medium", "--id", "m"])
+        #expect(submitted.status == 0, "\(submitted.standardError)")
+        #expect(try spool.record("m", in: "queued")["priority"] as? String == "medium")
+        let refused = try spool.spool(["submit", "--type", "t", "--priority", "urgent"])
+        #expect(refused.status == 65)
+        #expect(refused.standardError.contains("low, normal, medium, high, critical"), "\(refused.standardError)")
+    }
+
+    @Test("submit --delay and --at set notBefore: the job waits in queued/ until then, then runs")
+    func delayedJobs() throws {
+        let spool = try TestSpool(configuration: #"{"handlers": {"t": {"builtin": "noop"}}}"#)
+        let before = Date().timeIntervalSince1970
+        #expect(try spool.spool(["submit", "--type", "t", "--delay", "2s", "--id", "later"]).status == 0)
+        let notBefore = try #require(try spool.record("later", in: "queued")["notBefore"] as? String)
+        let due = try #require(ISO8601DateFormatter.withFractions.date(from: notBefore)).timeIntervalSince1970
+        #expect(due >= before + 1.9 && due <= Date().timeIntervalSince1970 + 2.1, "\(notBefore)")
+        // A time in the past: due at once.
+        #expect(try spool.spool(["submit", "--type", "t", "--at", "2020-01-01T00:00:00Z", "--id", "now"]).status == 0)
+        let processor = try spool.startProcessor(["--quiet"])
+        #expect(spool.waitUntil(timeout: 10) { spool.jobIDs(in: "done") == ["now"] })
+        #expect(spool.jobIDs(in: "queued") == ["later"], "a delayed job ran early")
+        #expect(spool.waitUntil(timeout: 10) { spool.jobIDs(in: "done").contains("later") })
+        #expect(spool.stop(processor) == 0)
+        let finished = try spool.record("later", in: "done")["finishedAt"] as? String
+        let finishedAt = try #require(finished.flatMap { ISO8601DateFormatter.withFractions.date(from: $0) })
+        #expect(finishedAt.timeIntervalSince1970 >= due)
+    }
+
+    @Test("submit --at and --delay: bad values and both at once are usage errors (64)")
+    func delayUsage() throws {
+        let spool = try TestSpool(configuration: #"{"handlers": {"t": {"builtin": "noop"}}}"#)
+        for arguments in [["--at", "tomorrow"], ["--delay", "5"], ["--at", "2030-01-01T00:00:00Z", "--delay", "1m"]] {
+            let result = try spool.spool(["submit", "--type", "t"] + arguments)
+            #expect(result.status == 64, "\(arguments): \(result.standardError)")
+        }
+        #expect(spool.jobIDs(in: "queued").isEmpty)
+    }
+}
+
+extension ISO8601DateFormatter {
+    /// `2026-12-06T05:23:55.207Z`, as the spool writes times.
+    static var withFractions: ISO8601DateFormatter {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter
+    }
+}
