@@ -24,7 +24,9 @@ enum SchedulesCommand: Command {
         for schedule in runner.schedules {
             var times: [String] = []
             var time = now
-            while times.count < count, let next = schedule.cron.nextTime(after: time, in: schedule.timeZone) {
+            while schedule.enabled, times.count < count,
+                let next = schedule.cron.nextTime(after: time, in: schedule.timeZone)
+            {
                 times.append(Timestamp.format(next))
                 time = next
             }
@@ -33,13 +35,15 @@ enum SchedulesCommand: Command {
                 var object = JSONObject([
                     ("name", .string(schedule.name)), ("cron", .string(schedule.cron.description)),
                     ("timezone", .string(schedule.timeZoneName)), ("catchUp", .string(schedule.catchUp.rawValue)),
-                    ("type", .string(schedule.template["type"]?.stringValue ?? "")),
+                    ("type", .string(schedule.template["type"]?.stringValue ?? "")), ("enabled", .bool(schedule.enabled)),
                     ("next", .array(times.map(JSONValue.string))),
                 ])
                 if let last { object["consideredUpTo"] = .string(last) }
                 rows.append(.object(object))
             } else {
-                Output.line("\(schedule.name): \(schedule.cron) (\(schedule.timeZoneName), catchUp \(schedule.catchUp.rawValue)) → type \(schedule.template["type"]?.stringValue ?? "?")")
+                Output.line(
+                    "\(schedule.name): \(schedule.cron) (\(schedule.timeZoneName), catchUp \(schedule.catchUp.rawValue)) → type "
+                        + (schedule.template["type"]?.stringValue ?? "?") + (schedule.enabled ? "" : " (disabled)"))
                 Output.line("  slots considered up to: \(last ?? "never (a processor starts it)")")
                 for time in times { Output.line("  next: \(time)") }
             }

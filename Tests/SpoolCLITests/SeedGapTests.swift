@@ -3,7 +3,7 @@ import Glibc
 import Testing
 
 /// What the seeds ask that a file spool now does (issue 18), each through the built binary.
-@Suite("Seed gaps: priority names, delayed jobs")
+@Suite("Seed gaps: priority names, delayed jobs, rule conditions, switches", .serialized)
 struct SeedGapTests {
     @Test("priority 'medium' is the seeds' name for normal; an unknown name is refused with the list")
     func mediumPriority() throws {
@@ -44,6 +44,63 @@ struct SeedGapTests {
             #expect(result.status == 64, "\(arguments): \(result.standardError)")
         }
         #expect(spool.jobIDs(in: "queued").isEmpty)
+    }
+}
+
+extension SeedGapTests {
+    @Test("rules: onFailure makes a compensating job only when its job failed; a disabled rule makes none")
+    func ruleConditionsAndSwitch() throws {
+        let spool = try TestSpool(configuration: "{}")
+        let trace = spool.scratch + "/trace"
+        try """
+        {"handlers": {"a": \(DependencyTests.tracing(trace)), "undo": \(DependencyTests.tracing(trace)),
+                      "note": \(DependencyTests.tracing(trace))},
+         "rules": [
+           {"name": "undo", "after": ["a"], "condition": "onFailure", "create": {"type": "undo"}},
+           {"name": "note", "after": ["a"], "condition": "onCompletion", "enabled": false, "create": {"type": "note"}}
+         ]}
+        """.write(toFile: spool.root + "/spool.json", atomically: true, encoding: .utf8)
+        try spool.drop("good.json", #"{"type": "a", "payload": {}}"#)
+        try spool.drop("bad.json", #"{"type": "a", "payload": {"fail": true}}"#)
+        try DependencyTests.drain(spool)
+        #expect(spool.jobIDs(in: "done").sorted() == ["good", "undo@bad"])
+        #expect(spool.jobIDs(in: "failed") == ["bad"])
+        let badRule = try spool.spool(["run", "--drain"], input: nil)
+        #expect(badRule.status == 0)
+        try #"{"handlers": {"a": {"builtin": "noop"}}, "rules": [{"after": ["a"], "enabled": "no", "create": {"type": "a"}}]}"#
+            .write(toFile: spool.root + "/spool.json", atomically: true, encoding: .utf8)
+        let refused = try spool.spool(["list"])
+        #expect(refused.status == 78, "\(refused.standardError)")
+        #expect(refused.standardError.contains("enabled\" must be true or false"), "\(refused.standardError)")
+    }
+
+    @Test("schedules: a disabled one makes no job, shows as disabled, and catches nothing up when enabled")
+    func disabledSchedule() throws {
+        let configuration = { (enabled: Bool) in
+            #"{"handlers": {"t": {"builtin": "noop"}}, "schedules": {"every": {"cron": "* * * * * ?", "catchUp": "all", "enabled": \#(enabled), "job": {"type": "t"}}}}"#
+        }
+        let spool = try TestSpool(configuration: configuration(false))
+        let listed = try spool.spool(["schedules"])
+        #expect(listed.standardOutput.contains("(disabled)"), "\(listed.standardOutput)")
+        #expect(!listed.standardOutput.contains("next:"))
+        let json = try spool.spool(["schedules", "--json"])
+        #expect(json.standardOutput.contains(#""enabled": false"#), "\(json.standardOutput)")
+        let processor = try spool.startProcessor(["--quiet"])
+        Thread.sleep(forTimeInterval: 3)
+        #expect(spool.stop(processor) == 0)
+        let stoppedAt = Date().timeIntervalSince1970
+        #expect(spool.jobIDs(in: "done").isEmpty && spool.jobIDs(in: "queued").isEmpty)
+        // Switched on: the slots that passed while a processor ran it disabled are not caught up
+        // (those after its stop were missed while no processor ran: catchUp all fires them).
+        try configuration(true).write(toFile: spool.root + "/spool.json", atomically: true, encoding: .utf8)
+        let again = try spool.startProcessor(["--quiet"])
+        #expect(spool.waitUntil(timeout: 10) { !spool.jobIDs(in: "done").isEmpty })
+        #expect(spool.stop(again) == 0)
+        for id in spool.jobIDs(in: "done") {
+            let slot = try #require(try spool.record(id, in: "done")["scheduledFor"] as? String)
+            let time = try #require(ISO8601DateFormatter.withFractions.date(from: slot)).timeIntervalSince1970
+            #expect(time >= stoppedAt - 1.1, "\(id) is a slot from while it ran disabled")
+        }
     }
 }
 

@@ -6,11 +6,14 @@ public enum DependencyCondition: String, Sendable, CaseIterable {
     case onSuccess
     /// When it ended in `done/` or `failed/` (a cancelled job does not count).
     case onCompletion
+    /// Only when it ended in `failed/`.
+    case onFailure
 
     func isMet(by state: JobState) -> Bool {
         switch self {
         case .onSuccess: return state == .done
         case .onCompletion: return state == .done || state == .failed
+        case .onFailure: return state == .failed
         }
     }
 }
@@ -31,6 +34,8 @@ public struct DependencyRule: Sendable, Equatable {
     public let role: String?
     /// The dependent job's fields.
     public let template: JSONObject
+    /// `"enabled": false` switches the rule off: finished jobs make no dependents through it.
+    public let enabled: Bool
 
     public var createdType: String { template["type"]?.stringValue ?? "" }
 
@@ -57,8 +62,17 @@ public struct DependencyRule: Sendable, Equatable {
     {
         let prefix = "rules[\(index)]"
         guard let object = value.objectValue else { throw DependencyRuleError("\"\(prefix)\" must be an object") }
-        for key in object.keys where !["name", "after", "condition", "create", "role"].contains(key) {
-            throw DependencyRuleError("unknown key \"\(prefix).\(key)\" (known: name, after, condition, create, role)")
+        for key in object.keys where !["name", "after", "condition", "create", "role", "enabled"].contains(key) {
+            throw DependencyRuleError(
+                "unknown key \"\(prefix).\(key)\" (known: name, after, condition, create, role, enabled)")
+        }
+        if let flag = object["enabled"] {
+            guard case .bool(let value) = flag else {
+                throw DependencyRuleError("\"\(prefix).enabled\" must be true or false")
+            }
+            enabled = value
+        } else {
+            enabled = true
         }
         if let roleValue = object["role"] {
             guard let name = roleValue.stringValue, let roles, roles.contains(name) else {
@@ -76,7 +90,7 @@ public struct DependencyRule: Sendable, Equatable {
         after = Array(Set(names)).sorted()
         if let text = object["condition"] {
             guard let name = text.stringValue, let parsed = DependencyCondition(rawValue: name) else {
-                throw DependencyRuleError("\"\(prefix).condition\" must be onSuccess or onCompletion")
+                throw DependencyRuleError("\"\(prefix).condition\" must be onSuccess, onCompletion or onFailure")
             }
             condition = parsed
         } else {

@@ -38,7 +38,9 @@ extension JobStore {
     /// every dependency is now met. Called before the job's final rename (and again by recovery
     /// when it completes an interrupted move), so a crash between the two loses no dependent.
     func createDependents(of id: String, record: JobRecord, state: JobState) {
-        let rules = spool.configuration.rules.filter { $0.after.contains(record.type) && $0.condition.isMet(by: state) }
+        let rules = spool.configuration.rules.filter {
+            $0.enabled && $0.after.contains(record.type) && $0.condition.isMet(by: state)
+        }
         // The submitter recorded by the processor (the file's owner is the processor by now).
         let owner = record.ownerUID ?? JobOwnership.nobody
         for rule in rules {

@@ -38,6 +38,9 @@ public struct Schedule: Sendable, Equatable {
     /// The job's fields; string values may use `{schedule}`, `{slot}` (the slot's time) and
     /// `{date}` (its date on the schedule's clock).
     public let template: JSONObject
+    /// `"enabled": false` switches the schedule off: its slots pass without jobs, and are not
+    /// caught up when it is switched on again.
+    public let enabled: Bool
 
     /// Reads one entry of `schedules`; errors name the key.
     init(name: String, parsing value: JSONValue, knownTypes: Set<String>) throws(ScheduleError) {
@@ -46,8 +49,15 @@ public struct Schedule: Sendable, Equatable {
             throw ScheduleError("\"\(prefix)\": a schedule's name must be letters, digits, '.', '_', '-'")
         }
         guard let object = value.objectValue else { throw ScheduleError("\"\(prefix)\" must be an object") }
-        for key in object.keys where !["cron", "job", "catchUp", "jitter", "timezone"].contains(key) {
-            throw ScheduleError("unknown key \"\(prefix).\(key)\" (known: cron, job, catchUp, jitter, timezone)")
+        for key in object.keys where !["cron", "job", "catchUp", "jitter", "timezone", "enabled"].contains(key) {
+            throw ScheduleError(
+                "unknown key \"\(prefix).\(key)\" (known: cron, job, catchUp, jitter, timezone, enabled)")
+        }
+        if let flag = object["enabled"] {
+            guard case .bool(let value) = flag else { throw ScheduleError("\"\(prefix).enabled\" must be true or false") }
+            enabled = value
+        } else {
+            enabled = true
         }
         guard let text = object["cron"]?.stringValue else {
             throw ScheduleError("\"\(prefix).cron\" must be a cron expression such as \"30 5 * * *\"")

@@ -31,6 +31,11 @@ public struct ScheduleRunner: Sendable {
     }
 
     private func fire(_ schedule: Schedule, now: Double) -> Firing? {
+        // Switched off: its slots are considered and pass, so switching it on catches up nothing.
+        guard schedule.enabled else {
+            record(schedule, upTo: now)
+            return nil
+        }
         guard let last = lastConsidered(schedule) else {
             // First sight of this schedule: its slots start now.
             record(schedule, upTo: now)
@@ -115,6 +120,8 @@ public struct ScheduleRunner: Sendable {
 
     /// The earliest time after `now` at which some schedule has a slot.
     public func nextDue(after now: Double) -> Double? {
+        // A disabled schedule's slots are passed over as they come, so that switching it on later
+        // catches up none of them: the processor wakes for them too.
         schedules.compactMap { $0.cron.nextTime(after: now, in: $0.timeZone) }.min()
     }
 
