@@ -113,6 +113,11 @@ public struct FileDescriptor: Sendable, Hashable {
         _ = try retryingInterrupts { Glibc.fchown(rawValue, uid, gid) }.orThrow("chown")
     }
 
+    /// Sets the open file's permission bits (fchmod(2)), whatever the umask made them.
+    package func changeMode(_ mode: UInt32) throws(SystemError) {
+        _ = try retryingInterrupts { Glibc.fchmod(rawValue, mode_t(mode)) }.orThrow("chmod")
+    }
+
     /// A pipe whose both ends are close-on-exec.
     package static func pipe() throws(SystemError) -> (read: FileDescriptor, write: FileDescriptor) {
         var fds: [Int32] = [-1, -1]

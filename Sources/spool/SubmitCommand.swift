@@ -16,7 +16,7 @@ enum SubmitCommand: Command {
         .value("delay", "DURATION", "do not start it before DURATION from now: 90s, 15m, 12h, 7d, 2w"),
         .value("timeout", "SECONDS", "a per-job timeout (may only lower the type's)"),
         .value("max-attempts", "N", "attempts before the job fails"),
-        .value("id", "ID", "use this id instead of a fresh one (fails if it exists)"),
+        .value("id", "ID", "use this id instead of a fresh one (exit 73 if a job has it)"),
         .value("items-from", "FILE", "make a parent job: split the items in FILE (a JSON array, or one per line)"),
         .value("batch-size", "N", "with --items-from: items per child job (default 400)"),
         .value("items-field", "NAME", "with --items-from: the payload field that holds the items (default items)"),
@@ -31,6 +31,10 @@ enum SubmitCommand: Command {
         gets a fresh, unique, time-ordered id unless --id is given. The job is written under tmp/,
         fsynced, renamed into queued/ without replacing anything, and queued/ is fsynced: when the
         id is printed, the job survives a crash or power cut.
+
+        With --id, the job is queued only if no job with that id exists in any state (finished
+        jobs included, until purged); otherwise the command exits 73. Of several submissions of
+        one id at once, exactly one succeeds.
 
         With --items-from, the job is a parent: the processor splits the items into child jobs of
         --batch-size items each (queued/ID/0001.json, ...) and the parent's outcome is derived
