@@ -104,6 +104,21 @@ extension SeedGapTests {
     }
 }
 
+extension SeedGapTests {
+    @Test("who created it: the submitter's user name beside its uid, in the record and in show; a forged one is replaced")
+    func createdBy() throws {
+        let spool = try TestSpool(configuration: #"{"handlers": {"t": {"builtin": "noop"}}}"#)
+        try spool.drop("c.json", #"{"type": "t", "createdBy": "someone-else"}"#)
+        #expect(try spool.spool(["run", "--drain", "--quiet"]).status == 0)
+        let record = try spool.record("c", in: "done")
+        let name = try #require(getpwuid(getuid())).pointee.pw_name.map { String(cString: $0) }
+        #expect(record["createdBy"] as? String == name)
+        #expect(record["ownerUID"] as? Int == Int(getuid()))
+        let shown = try spool.spool(["show", "c"])
+        #expect(shown.standardOutput.contains("createdBy:  \(name ?? "?")"), "\(shown.standardOutput)")
+    }
+}
+
 extension ISO8601DateFormatter {
     /// `2026-12-06T05:23:55.207Z`, as the spool writes times.
     static var withFractions: ISO8601DateFormatter {

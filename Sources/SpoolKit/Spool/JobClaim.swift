@@ -211,6 +211,8 @@ extension JobStore {
         record.set("progress", JSONValue(0))
         if let processor { record.set("processor", processor.recordValue) }
         record.set("ownerUID", JSONValue(Int(claimed.submitterID)))
+        // Who created it, by name, from the uid the spool trusts (never from the JSON).
+        record.set("createdBy", UserDatabase.name(ofUser: claimed.submitterID).map(JSONValue.string))
         return record
     }
 }
