@@ -119,6 +119,31 @@ extension SeedGapTests {
     }
 }
 
+extension SeedGapTests {
+    @Test("a handler's 'error [SEVERITY] TEXT' on fd 3 becomes the record's error and errorSeverity when it fails")
+    func handlerErrors() throws {
+        let failing = TestSpool.shellHandler(
+            "echo 'error critical the upstream API refused our key' >&3; exit 3", extra: #""maxAttempts": 1"#)
+        let plain = TestSpool.shellHandler("echo 'error disk quota reached' >&3; exit 4", extra: #""maxAttempts": 1"#)
+        let fine = TestSpool.shellHandler("echo 'error only a warning, then fine' >&3; exit 0")
+        let spool = try TestSpool(
+            configuration: #"{"handlers": {"bad": \#(failing), "plain": \#(plain), "fine": \#(fine)}}"#)
+        try spool.drop("b.json", #"{"type": "bad"}"#)
+        try spool.drop("p.json", #"{"type": "plain"}"#)
+        try spool.drop("f.json", #"{"type": "fine"}"#)
+        #expect(try spool.spool(["run", "--drain", "--quiet"]).status == 0)
+        let bad = try spool.record("b", in: "failed")
+        #expect(bad["error"] as? String == "the upstream API refused our key (exit 3)", "\(bad)")
+        #expect(bad["errorSeverity"] as? String == "critical")
+        #expect(bad["reportedError"] == nil)
+        let plainRecord = try spool.record("p", in: "failed")
+        #expect(plainRecord["error"] as? String == "disk quota reached (exit 4)", "\(plainRecord)")
+        #expect(plainRecord["errorSeverity"] as? String == "high")
+        let done = try spool.record("f", in: "done")
+        #expect(done["error"] == nil && done["errorSeverity"] == nil && done["reportedError"] == nil, "\(done)")
+    }
+}
+
 extension ISO8601DateFormatter {
     /// `2026-12-06T05:23:55.207Z`, as the spool writes times.
     static var withFractions: ISO8601DateFormatter {

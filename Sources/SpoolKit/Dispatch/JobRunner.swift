@@ -238,7 +238,15 @@ final class JobRunner: Sendable {
             let reason: String
             switch result {
             case .failure(let text, let exitCode, let signal):
-                reason = text
+                // The handler's own words first, when it said what went wrong (`error` on fd 3).
+                if let reported = record.fields[Self.reportedErrorField]?.objectValue,
+                    let message = reported["message"]?.stringValue
+                {
+                    reason = message + " (" + text + ")"
+                    record.set("errorSeverity", reported["severity"] ?? .string("high"))
+                } else {
+                    reason = text
+                }
                 if let exitCode { record.set("exitCode", JSONValue(Int(exitCode))) }
                 if let signal { record.set("signal", .string(Signals.name(of: signal))) }
             case .timedOut(let limit):
@@ -282,6 +290,8 @@ final class JobRunner: Sendable {
             message = record.error ?? "interrupted"
         }
 
+        // The handler's account serves the outcome only; the record keeps `error`.
+        record.set(Self.reportedErrorField, nil)
         if let resultPath {
             if target.isTerminal && FileSystem.exists(layout.jobPath(id, in: target)) {
                 // The move will clash with a job of the same id there: keep that job's result.
@@ -360,6 +370,9 @@ final class JobRunner: Sendable {
         }
         throw SystemError("move", path: layout.jobPath(id, in: .processing), code: ErrnoCode.tryAgain)
     }
+
+    /// Where a handler's `error` line waits in the record until the attempt's outcome.
+    static let reportedErrorField = "reportedError"
 
     static func seconds(_ value: Double) -> String {
         if value >= 10 || value == value.rounded() { return "\(Int(value.rounded())) s" }

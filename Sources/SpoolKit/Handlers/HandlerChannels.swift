@@ -1,3 +1,4 @@
+import SpoolJSON
 import SpoolSystem
 /// What a handler writes besides its result, relayed by the supervisor: progress lines on fd 3
 /// and standard error on fd 2, which becomes timestamped, levelled lines in the job's log.
@@ -89,6 +90,10 @@ final class HandlerChannels {
         switch ProgressMessage.parse(line) {
         case .progress(let percent): context.reportProgress(percent)
         case .records(let counts): context.reportRecords(counts)
+        case .error(let message, let severity):
+            var reported = JSONObject([("message", .string(message))])
+            if let severity { reported["severity"] = .string(severity) }
+            context.annotate(JobRunner.reportedErrorField, .object(reported))
         case .unknown(let text):
             ignoredProgressLines += 1
             if ignoredProgressLines <= Self.loggedIgnoredLines {

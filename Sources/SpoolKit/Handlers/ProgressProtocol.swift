@@ -5,19 +5,36 @@ import SpoolSystem
 ///     progress 40                             # percent done, 0-100 (a decimal is rounded down)
 ///     processed 400 succeeded 395 failed 5    # record counts so far (any of total, processed,
 ///                                             # succeeded, failed, in any order)
+///     error [low|medium|high|critical] TEXT   # what went wrong, should the attempt fail: the
+///                                             # record's `error` says it (and `errorSeverity`)
 ///
 /// Lines end with a newline; unknown lines are logged and ignored. Record counts are kept in the
 /// job's `records`; a child batch job's add up in its parent's.
 public enum ProgressMessage: Sendable, Equatable {
     case progress(Int)
     case records(RecordCounts)
+    /// The handler's own account of a failure, with its severity (nil: none given).
+    case error(message: String, severity: String?)
     case unknown(String)
+
+    /// The severities an `error` line may name first (the seeds' levels).
+    public static let severities = ["low", "medium", "high", "critical"]
 
     public static func parse(_ line: String) -> ProgressMessage? {
         let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" })
         guard let keyword = words.first else { return nil }
         if keyword == "progress", words.count == 2, let value = Double(words[1]), value.isFinite {
             return .progress(Int(min(100, max(0, value))))
+        }
+        if keyword == "error", words.count >= 2 {
+            var rest = line.drop { $0 == " " || $0 == "\t" }.dropFirst("error".count).drop { $0 == " " || $0 == "\t" }
+            var severity: String?
+            if let first = words.dropFirst().first, severities.contains(String(first)), words.count >= 3 {
+                severity = String(first)
+                rest = rest.dropFirst(first.count).drop { $0 == " " || $0 == "\t" }
+            }
+            let message = String(rest.prefix(1000)).trimmingTrailingWhitespace()
+            return message.isEmpty ? .unknown(String(line.prefix(200))) : .error(message: message, severity: severity)
         }
         if words.count % 2 == 0, RecordCounts.names.contains(String(keyword)) {
             var counts = RecordCounts()
@@ -93,5 +110,13 @@ struct LineSplitter {
         guard !pending.isEmpty else { return nil }
         defer { pending.removeAll() }
         return String(decoding: pending, as: UTF8.self)
+    }
+}
+
+extension String {
+    fileprivate func trimmingTrailingWhitespace() -> String {
+        var result = self
+        while let last = result.last, last == " " || last == "\t" || last == "\r" { result.removeLast() }
+        return result
     }
 }

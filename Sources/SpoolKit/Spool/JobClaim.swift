@@ -207,7 +207,9 @@ extension JobStore {
         record.attempts += 1
         if record.fields["createdAt"] == nil { record.set("createdAt", .string(Timestamp.format(claimed.arrivedAt))) }
         record.set("startedAt", .string(Timestamp.format(now)))
-        for key in ["finishedAt", "exitCode", "signal", "error", "notBefore", "records", "cpuSeconds", "maxRSS"] { record.set(key, nil) }
+        for key in [
+            "finishedAt", "exitCode", "signal", "error", "errorSeverity", "notBefore", "records", "cpuSeconds", "maxRSS",
+        ] { record.set(key, nil) }
         record.set("progress", JSONValue(0))
         if let processor { record.set("processor", processor.recordValue) }
         record.set("ownerUID", JSONValue(Int(claimed.submitterID)))
