@@ -53,7 +53,7 @@ extension String {
 
 extension FileSystem {
     /// Lists a directory (opendir(3)/readdir(3)), without `.` and `..`.
-    static func listDirectory(_ path: String) throws(SystemError) -> [DirectoryEntry] {
+    package static func listDirectory(_ path: String) throws(SystemError) -> [DirectoryEntry] {
         var entries: [DirectoryEntry] = []
         try forEachEntry(in: path) { entry in
             entries.append(entry)
@@ -66,7 +66,7 @@ extension FileSystem {
     /// `..`, holding none of them: a directory of a million entries costs no more memory than
     /// one of ten. Entries added or removed meanwhile may or may not be seen. Stops early when
     /// `body` returns false.
-    static func forEachEntry(in path: String, _ body: (DirectoryEntry) -> Bool) throws(SystemError) {
+    package static func forEachEntry(in path: String, _ body: (DirectoryEntry) -> Bool) throws(SystemError) {
         guard let stream = opendir(path) else {
             throw SystemError("list directory", path: path, code: errno)
         }

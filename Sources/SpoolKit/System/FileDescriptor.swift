@@ -39,7 +39,7 @@ public struct FileDescriptor: Sendable, Hashable {
     }
 
     /// Writes every byte (write(2) until done).
-    func writeAll(_ bytes: some Collection<UInt8>, path: String? = nil) throws(SystemError) {
+    package func writeAll(_ bytes: some Collection<UInt8>, path: String? = nil) throws(SystemError) {
         try FaultInjection.check("write", path: path)
         let contiguous = Array(bytes)
         let descriptor = rawValue

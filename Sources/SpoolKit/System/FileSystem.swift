@@ -5,7 +5,9 @@ import Glibc
 /// `SystemError` naming the path(s).
 public enum FileSystem {
     /// Opens a file (open(2)); `O_CLOEXEC` is always added.
-    static func open(_ path: String, _ flags: Int32, mode: mode_t = 0o644) throws(SystemError) -> FileDescriptor {
+    package static func open(_ path: String, _ flags: Int32, mode: mode_t = 0o644) throws(SystemError)
+        -> FileDescriptor
+    {
         let fd = try retryingInterrupts { Glibc.open(path, flags | O_CLOEXEC, mode) }.orThrow("open", path: path)
         return FileDescriptor(rawValue: fd)
     }
@@ -16,7 +18,7 @@ public enum FileSystem {
     }
 
     /// Creates a new file that must not exist yet (`O_CREAT | O_EXCL`), open for writing.
-    static func createExclusive(_ path: String, mode: mode_t = 0o644) throws(SystemError) -> FileDescriptor {
+    package static func createExclusive(_ path: String, mode: mode_t = 0o644) throws(SystemError) -> FileDescriptor {
         try open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode: mode)
     }
 
@@ -70,7 +72,7 @@ public enum FileSystem {
     }
 
     /// Creates a directory (mkdir(2)); succeeds if it already exists as a directory.
-    static func makeDirectory(_ path: String, mode: mode_t = 0o755) throws(SystemError) {
+    package static func makeDirectory(_ path: String, mode: mode_t = 0o755) throws(SystemError) {
         switch retryingInterrupts({ Glibc.mkdir(path, mode) }) {
         case .success: return
         case .failure(let code) where code == EEXIST:
@@ -82,7 +84,7 @@ public enum FileSystem {
     }
 
     /// The directory part of a path (everything before its last '/').
-    static func directoryName(of path: String) -> String {
+    package static func directoryName(of path: String) -> String {
         guard let slash = path.utf8.lastIndex(of: UInt8(ascii: "/")) else { return "." }
         return String(path[..<slash])
     }
@@ -127,17 +129,17 @@ public enum FileSystem {
     }
 
     /// Whether `path` is a real directory (not a link to one).
-    static func isRealDirectory(_ path: String) -> Bool {
+    package static func isRealDirectory(_ path: String) -> Bool {
         (try? statusNotFollowing(path))?.kind == .directory
     }
 
     /// Removes an empty directory (rmdir(2)).
-    static func removeDirectory(_ path: String) throws(SystemError) {
+    package static func removeDirectory(_ path: String) throws(SystemError) {
         _ = try retryingInterrupts { Glibc.rmdir(path) }.orThrow("remove directory", path: path)
     }
 
     /// The status of a path without following a final symbolic link (lstat(2)); nil when absent.
-    static func statusNotFollowing(_ path: String) throws(SystemError) -> FileStatus? {
+    package static func statusNotFollowing(_ path: String) throws(SystemError) -> FileStatus? {
         var raw = stat()
         switch retryingInterrupts({ Glibc.lstat(path, &raw) }) {
         case .success: return FileStatus(raw)
@@ -147,7 +149,7 @@ public enum FileSystem {
     }
 
     /// Whether anything (of any kind, even a dangling link) exists at the path.
-    static func exists(_ path: String) -> Bool {
+    package static func exists(_ path: String) -> Bool {
         var raw = stat()
         return retryingInterrupts({ Glibc.lstat(path, &raw) }).isSuccess
     }
@@ -170,7 +172,9 @@ public enum FileSystem {
     /// it, kept open) lies on, with syncfs(2): one call that makes many files and renames durable
     /// at once. `paths` are those the caller needs durable: each is checked against injected
     /// faults as its own fsync would be.
-    static func syncFileSystem(_ fd: FileDescriptor, covering paths: [String], root: String) throws(SystemError) {
+    package static func syncFileSystem(_ fd: FileDescriptor, covering paths: [String], root: String)
+        throws(SystemError)
+    {
         for path in paths { try FaultInjection.check("fsync", path: path) }
         _ = try retryingInterrupts { spool_syncfs(fd.rawValue) }.orThrow("syncfs", path: root)
     }
@@ -185,7 +189,7 @@ public enum FileSystem {
 
     /// Writes `bytes` to `path` crash-safely: a new file beside it, optionally fsynced, renamed
     /// over the target. Used for files the spool owns (config, metrics), never for job transitions.
-    static func writeAtomically(_ bytes: [UInt8], to path: String, durable: Bool, mode: mode_t = 0o644)
+    package static func writeAtomically(_ bytes: [UInt8], to path: String, durable: Bool, mode: mode_t = 0o644)
         throws(SystemError)
     {
         // Unique per process and call: two threads may write the same file (a marker) at once.
@@ -207,7 +211,7 @@ public enum FileSystem {
     }
 
     /// The path of the running executable, from /proc/self/exe.
-    static func currentExecutablePath() -> String? {
+    package static func currentExecutablePath() -> String? {
         var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
         let count = readlink("/proc/self/exe", &buffer, buffer.count - 1)
         guard count > 0 else { return nil }
@@ -217,14 +221,14 @@ public enum FileSystem {
 
 extension FileSystem {
     /// The canonical absolute path of an existing directory or file (realpath(3)).
-    static func canonicalPath(_ path: String) throws(SystemError) -> String {
+    package static func canonicalPath(_ path: String) throws(SystemError) -> String {
         guard let resolved = realpath(path, nil) else { throw SystemError("resolve", path: path, code: errno) }
         defer { free(resolved) }
         return String(cString: resolved)
     }
 
     /// The environment of this process as `NAME=value` strings.
-    static func currentEnvironment() -> [String] {
+    package static func currentEnvironment() -> [String] {
         var result: [String] = []
         var pointer = environ
         while let entry = pointer.pointee {
@@ -259,7 +263,7 @@ public func readStandardInput() -> [UInt8] {
 
 extension FileSystem {
     /// Whether the path is a regular file this process may execute (access(2) X_OK).
-    static func isExecutableFile(_ path: String) -> Bool {
+    package static func isExecutableFile(_ path: String) -> Bool {
         guard (try? statusNotFollowing(path))??.kind != .directory else { return false }
         return access(path, X_OK) == 0
     }

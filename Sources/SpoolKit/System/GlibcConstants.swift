@@ -13,9 +13,9 @@ enum ErrnoCode {
 }
 
 /// open(2) flags for the files outside System/.
-enum OpenFlags {
+package enum OpenFlags {
     static let writeOnly = O_WRONLY
-    static let readOnly = O_RDONLY
+    package static let readOnly = O_RDONLY
     static let append = O_APPEND
     static let create = O_CREAT
     static let noFollow = O_NOFOLLOW

@@ -1,13 +1,13 @@
 import Glibc
 
 /// What a benchmark report says about the machine it ran on, and the clocks it measures with.
-enum MachineDescription {
+package enum MachineDescription {
     /// Processors online (sysconf(_SC_NPROCESSORS_ONLN)), what `nproc` prints.
-    static var processorCount: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
+    package static var processorCount: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
 
     /// CLOCK_REALTIME in nanoseconds since the epoch: the clock that a handler's timestamp and a
     /// producer's "landed" time are both read from.
-    static func realtimeNanoseconds() -> Int64 {
+    package static func realtimeNanoseconds() -> Int64 {
         var spec = timespec()
         clock_gettime(CLOCK_REALTIME, &spec)
         return Int64(spec.tv_sec) * 1_000_000_000 + Int64(spec.tv_nsec)
@@ -15,7 +15,7 @@ enum MachineDescription {
 
     /// The type of the file system holding `path` as the kernel names it (`ext4`, `xfs`,
     /// `tmpfs`): the mount of /proc/self/mountinfo with the longest mount point above the path.
-    static func fileSystemType(of path: String) -> String? {
+    package static func fileSystemType(of path: String) -> String? {
         guard let canonical = try? FileSystem.canonicalPath(path),
             let bytes = try? FileSystem.readFile("/proc/self/mountinfo", limit: 4 * 1024 * 1024)
         else { return nil }
@@ -60,7 +60,7 @@ enum MachineDescription {
 extension ProcessTable {
     /// The peak resident memory of a live process so far (`VmHWM` of /proc/PID/status), in
     /// bytes; nil when the process is gone.
-    static func peakResidentBytes(of pid: pid_t) -> Int? {
+    package static func peakResidentBytes(of pid: pid_t) -> Int? {
         guard let bytes = try? FileSystem.readFile("/proc/\(pid)/status", limit: 64 * 1024) else { return nil }
         for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") where line.hasPrefix("VmHWM:") {
             let digits = line.dropFirst(6).filter { $0.isNumber }

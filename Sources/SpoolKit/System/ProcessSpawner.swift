@@ -92,7 +92,7 @@ public struct SpawnedProcess: Sendable {
     }
 
     /// Blocks until the child exits and reaps it. Call only on a dedicated thread.
-    func waitForExit() -> (ProcessTermination, ProcessUsage) {
+    package func waitForExit() -> (ProcessTermination, ProcessUsage) {
         var status: Int32 = 0
         var usage = rusage()
         let result = retryingInterrupts { wait4(pid, &status, 0, &usage) }
@@ -101,7 +101,7 @@ public struct SpawnedProcess: Sendable {
         return (ProcessTermination(waitStatus: status), ProcessUsage(usage))
     }
 
-    func closeDescriptors() { exitDescriptor?.close() }
+    package func closeDescriptors() { exitDescriptor?.close() }
 }
 
 /// A resource limit set in a child before it execs the handler (setrlimit(2)).
@@ -146,7 +146,7 @@ public enum ProcessSpawner {
 
     /// Spawns `arguments[0]` (searched in PATH when it has no slash) with `arguments` as argv.
     /// `descriptors[i]` becomes the child's descriptor i; every other descriptor is closed.
-    static func spawn(
+    package static func spawn(
         arguments: [String],
         environment: [String],
         workingDirectory: String?,
@@ -213,6 +213,21 @@ public enum ProcessSpawner {
         guard code == 0 else { throw SystemError("run", path: program, code: code) }
         let exitFD = spool_pidfd_open(pid)
         return SpawnedProcess(pid: pid, exitDescriptor: exitFD >= 0 ? FileDescriptor(rawValue: exitFD) : nil)
+    }
+
+    /// Replaces this process with the program at `executable` (execv(3)): the same process id,
+    /// environment, working directory, signal mask and standard streams; descriptors opened
+    /// with O_CLOEXEC are closed. `arguments` become its argv, its name first. Returns only by
+    /// throwing, when the program could not be started.
+    package static func replaceCurrentProcess(with executable: String, arguments: [String]) throws(SystemError)
+        -> Never
+    {
+        precondition(!arguments.isEmpty, "a program needs at least its name as an argument")
+        let code = withCStrings(arguments) { argv in
+            _ = execv(executable, argv)
+            return errno
+        }
+        throw SystemError("run", path: executable, code: code)
     }
 
     /// Calls `body` with a NULL-terminated C array of C strings.

@@ -1,7 +1,7 @@
 import Glibc
 
 /// Reads /proc for what rlimits cannot tell: the resident memory of a whole process group.
-enum ProcessTable {
+package enum ProcessTable {
     /// Total resident memory, in bytes, of the processes in process group `group`.
     static func residentBytes(ofProcessGroup group: pid_t) -> Int {
         guard let directory = opendir("/proc") else { return 0 }

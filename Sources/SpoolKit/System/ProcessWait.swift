@@ -5,7 +5,7 @@ extension SpawnedProcess {
     /// runs. Sleeps in poll(2) on the child's pidfd where the kernel has one (so the exit is seen
     /// at once), else looks every millisecond. Blocks the calling thread: call it from a
     /// dedicated thread or the main thread, never from a task.
-    func waitForExit(timeout: Double) -> (ProcessTermination, ProcessUsage)? {
+    package func waitForExit(timeout: Double) -> (ProcessTermination, ProcessUsage)? {
         if let exitDescriptor {
             var request = pollfd(fd: exitDescriptor.rawValue, events: Int16(POLLIN), revents: 0)
             let milliseconds = Int32(min(max(0, timeout * 1000).rounded(.up), 2_000_000_000))
@@ -23,5 +23,5 @@ extension SpawnedProcess {
 
     /// Sends SIGTERM to the child itself (not to its process group): a `spool run` stops its
     /// handlers itself.
-    func terminate() { _ = Glibc.kill(pid, SIGTERM) }
+    package func terminate() { _ = Glibc.kill(pid, SIGTERM) }
 }

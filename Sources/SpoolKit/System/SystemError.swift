@@ -77,7 +77,7 @@ enum Errno {
 }
 
 /// The value of a system call, or the errno it failed with.
-enum SyscallResult<Value> {
+package enum SyscallResult<Value> {
     case success(Value)
     case failure(Int32)
 
@@ -89,7 +89,7 @@ enum SyscallResult<Value> {
 
 /// Runs a system call, retrying while it fails with EINTR, and returns its value or the errno.
 @inline(__always)
-func retryingInterrupts<Value: FixedWidthInteger>(_ call: () -> Value) -> SyscallResult<Value> {
+package func retryingInterrupts<Value: FixedWidthInteger>(_ call: () -> Value) -> SyscallResult<Value> {
     while true {
         let value = call()
         if value != -1 { return .success(value) }
@@ -102,7 +102,9 @@ func retryingInterrupts<Value: FixedWidthInteger>(_ call: () -> Value) -> Syscal
 extension SyscallResult {
     /// Turns an errno failure into a `SystemError` naming the operation and the paths.
     @inline(__always)
-    func orThrow(_ operation: String, path: String? = nil, secondPath: String? = nil) throws(SystemError) -> Value {
+    package func orThrow(_ operation: String, path: String? = nil, secondPath: String? = nil) throws(SystemError)
+        -> Value
+    {
         switch self {
         case .success(let value): return value
         case .failure(let code): throw SystemError(operation, path: path, secondPath: secondPath, code: code)

@@ -1,3 +1,5 @@
+import SpoolKit
+
 /// `report-1g`: one job of the built-in `report` handler over a generated NDJSON file of 1 GiB
 /// (records of about 170 bytes, 5 fields), chunks of 1,000, CSV output masked for the job
 /// owner's role (a keyed hash of `email`, a partial of `ssn`), as `bench/report-stream.sh`

@@ -1,3 +1,5 @@
+import SpoolKit
+
 /// What one `spool bench` run found: where it ran, which scenarios ran and how they ended, and
 /// every measurement with its target evaluated. Printed as a table or as JSON.
 public struct BenchmarkReport: Sendable {

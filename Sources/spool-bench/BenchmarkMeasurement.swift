@@ -1,3 +1,5 @@
+import SpoolKit
+
 /// What a figure of `spool bench` counts, and how it is written.
 public enum BenchmarkUnit: String, Sendable, Equatable {
     case jobsPerSecond = "jobs/s"

@@ -1,3 +1,4 @@
+import SpoolKit
 import Synchronization
 
 /// The file the stamp probe appends to: one line `JOB-ID CLOCK_REALTIME-NANOSECONDS` per

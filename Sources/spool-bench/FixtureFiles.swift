@@ -1,5 +1,5 @@
-import CSpoolShims
 import Glibc
+import SpoolKit
 
 /// File operations for benchmark fixtures, with the fewest system calls: no fault injection,
 /// no lost-reply checks, no fsync. For files the benchmark owns (its temporary spools), never

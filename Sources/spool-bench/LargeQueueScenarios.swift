@@ -1,3 +1,5 @@
+import SpoolKit
+
 /// Scenarios on long queues: what a processor does when it starts in front of a million
 /// queued jobs (`queued-1m`), and whether dispatching gets slower as the queue grows
 /// (`queue-length`).

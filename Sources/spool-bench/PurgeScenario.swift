@@ -1,3 +1,4 @@
+import SpoolKit
 import Synchronization
 
 /// `purge-60s`: a sustained run of built-in no-op jobs (relaxed, 2 workers) with retention

@@ -1,3 +1,4 @@
+import SpoolKit
 import Synchronization
 
 /// Reads what a spool's event journal (`events/*.ndjson`) gained since the tail was made: the

@@ -1,3 +1,5 @@
+import SpoolKit
+
 /// A temporary spool of the benchmark, made with `spool init` by the measured binary, and the
 /// job files the benchmark puts in it directly, the way a producer should: written in a staging
 /// directory on the same file system, then renamed into `queued/`.

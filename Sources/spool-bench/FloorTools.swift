@@ -1,3 +1,5 @@
+import SpoolKit
+
 /// A program the benchmark compiles from the repository's `bench/` sources: ready at a path, or
 /// unavailable for a reason that the report prints instead of a figure.
 enum BenchmarkTool: Sendable, Equatable {

@@ -1,3 +1,5 @@
+import SpoolKit
+
 /// A performance target: a rule on one measurement, and the issue that set it.
 public struct BenchmarkTarget: Sendable {
     /// How a measurement meets the target.

@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import SpoolKit
 import Synchronization
 
 /// A producer on a dedicated thread that keeps dropping job files into a queue while a

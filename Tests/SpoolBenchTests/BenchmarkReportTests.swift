@@ -1,6 +1,7 @@
+import SpoolKit
 import Testing
 
-@testable import SpoolKit
+@testable import spool_bench
 
 /// The benchmark's targets and report, on made-up figures (the measuring itself is run by
 /// SpoolCLITests/BenchTests.swift).
