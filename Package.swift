@@ -12,6 +12,9 @@ let package = Package(
     products: [
         .library(name: "SpoolKit", targets: ["SpoolKit"]),
         .executable(name: "spool", targets: ["spool"]),
+        // The benchmark, its own executable so that `spool` does not link it; `spool bench`
+        // runs the one built beside it.
+        .executable(name: "spool-bench", targets: ["spool-bench"]),
     ],
     targets: [
         .target(name: "CSpoolShims"),
@@ -20,11 +23,16 @@ let package = Package(
         .target(name: "SpoolKit", dependencies: ["SpoolSystem", "SpoolJSON"], swiftSettings: swiftSettings),
         .executableTarget(
             name: "spool", dependencies: ["SpoolKit", "SpoolSystem", "SpoolJSON"], swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "spool-bench", dependencies: ["SpoolKit", "SpoolSystem", "SpoolJSON"], swiftSettings: swiftSettings),
         .testTarget(
             name: "SpoolKitTests", dependencies: ["SpoolKit", "SpoolSystem", "SpoolJSON"], swiftSettings: swiftSettings),
         .testTarget(
+            name: "SpoolBenchTests", dependencies: ["spool-bench", "SpoolKit", "SpoolSystem", "SpoolJSON"],
+            swiftSettings: swiftSettings),
+        .testTarget(
             name: "SpoolCLITests",
-            dependencies: ["SpoolKit", "SpoolSystem", "SpoolJSON", "spool"],
+            dependencies: ["SpoolKit", "SpoolSystem", "SpoolJSON", "spool", "spool-bench"],
             swiftSettings: swiftSettings
         ),
     ]

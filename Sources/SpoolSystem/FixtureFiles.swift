@@ -1,4 +1,3 @@
-import CSpoolShims
 import Glibc
 
 /// File operations for benchmark fixtures, with the fewest system calls: no fault injection,

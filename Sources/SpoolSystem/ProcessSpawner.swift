@@ -215,6 +215,21 @@ public enum ProcessSpawner {
         return SpawnedProcess(pid: pid, exitDescriptor: exitFD >= 0 ? FileDescriptor(rawValue: exitFD) : nil)
     }
 
+    /// Replaces this process with the program at `executable` (execv(3)): the same process id,
+    /// environment, working directory, signal mask and standard streams; descriptors opened
+    /// with O_CLOEXEC are closed. `arguments` become its argv, its name first. Returns only by
+    /// throwing, when the program could not be started.
+    package static func replaceCurrentProcess(with executable: String, arguments: [String]) throws(SystemError)
+        -> Never
+    {
+        precondition(!arguments.isEmpty, "a program needs at least its name as an argument")
+        let code = withCStrings(arguments) { argv in
+            _ = execv(executable, argv)
+            return errno
+        }
+        throw SystemError("run", path: executable, code: code)
+    }
+
     /// Calls `body` with a NULL-terminated C array of C strings.
     private static func withCStrings<R>(
         _ strings: [String], _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>) -> R

@@ -2,80 +2,36 @@ import SpoolKit
 import SpoolJSON
 import SpoolSystem
 
-enum BenchCommand: Command {
-    static let name = "bench"
-    static let synopsis = "[--quick] [--json] [--only NAME[,NAME...]] [--dir DIR] [--source DIR]"
-    static let summary = "measure this binary's throughput, latency and memory beside a C floor"
-    static let options: [OptionSpec] = [
-        .flag("quick", "small sizes: a smoke test in seconds; targets are not evaluated"),
-        .flag("json", "print the report as JSON"),
-        .value("only", "NAMES", "run only these scenarios (comma-separated)"),
-        .value("dir", "DIR", "make the temporary spools under DIR (default: $TMPDIR, else /tmp)"),
-        .value("source", "DIR", "find bench/floor.c and bench/stamp.c in DIR (default: above the executable)"),
-    ]
+/// `spool bench`: the benchmark is its own executable, `spool-bench`, built beside `spool`
+/// (`swift build` builds both) so that `spool` does not carry it. This command replaces the
+/// process with the `spool-bench` beside this executable, the words after `bench` passed on as
+/// they are: the options, the help, the report and the exit status are spool-bench's
+/// (Sources/spool-bench/BenchArguments.swift).
+enum BenchCommand {
+    static let entry = CommandEntry(
+        name: "bench", summary: "measure the throughput, latency and memory of spool beside a C floor",
+        options: ["--quick", "--json", "--only", "--dir", "--source", "--spool", "--help"],
+        valueOptions: ["--only", "--dir", "--source", "--spool"], execute: forward)
 
-    static var details: String {
-        var text = """
-            Spawns this executable as spool init, run, submit, stats, show on temporary spools (removed at
-            the end), and a C floor (bench/floor.c, compiled with cc) doing the same work, and prints one
-            row per measurement with its target. Build with 'swift build -c release' first: a debug
-            build's figures mean little. Exit status 0 when every scenario ran (missed targets included),
-            70 when one could not run properly. --spool is not used. See docs/PERFORMANCE.md.
-
-            Scenarios:
-
-            """
-        for scenario in Benchmark.scenarios {
-            text += "  " + scenario.name.padding(toLength: 14) + scenario.summary + "\n"
+    /// Execs `spool-bench WORDS`; returns only when it cannot (69: missing, not executable).
+    static func forward(_ words: [String]) -> Int32 {
+        guard let executable = FileSystem.currentExecutablePath() else {
+            Output.error("spool bench: cannot find this executable (/proc/self/exe), and spool-bench beside it")
+            return ExitCode.unavailable
         }
-        return String(text.dropLast())
-    }
-
-    static func run(_ arguments: ParsedArguments) throws(SpoolError) -> Int32 {
-        guard arguments.positionals.isEmpty else {
-            throw .usage("spool bench: unexpected argument '\(arguments.positionals[0])'")
-        }
-        let known = Benchmark.scenarios.map(\.name)
-        var only: [String]?
-        if let list = arguments.values["only"] {
-            let names = list.flatMap { $0.split(separator: ",") }.map { String($0).trimmingSpaces }.filter {
-                !$0.isEmpty
-            }
-            if let unknown = names.first(where: { !known.contains($0) }) {
-                throw .usage("spool bench: no scenario '\(unknown)' (scenarios: \(known.joined(separator: ", ")))")
-            }
-            guard !names.isEmpty else { throw .usage("spool bench: --only needs at least one scenario name") }
-            only = names
-        }
-        let directory =
-            arguments.value("dir") ?? Environment.value("TMPDIR").flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
-        guard FileSystem.isDirectory(directory) else {
-            throw .usage("spool bench: --dir '\(directory)' is not a directory")
-        }
-        if Benchmark.buildConfiguration == "debug" {
+        let bench = FileSystem.directoryName(of: executable) + "/spool-bench"
+        guard FileSystem.isExecutableFile(bench) else {
             Output.error(
-                "spool bench: warning: this is a debug build; its figures mean little. "
-                    + "Build with 'swift build -c release' and run .build/release/spool bench.")
+                "spool bench: the benchmark is its own executable, and '\(bench)' does not exist. Build it with "
+                    + "'swift build --product spool-bench' (add '-c release' for figures that mean something), "
+                    + "or 'swift build', which builds spool and spool-bench.")
+            return ExitCode.unavailable
         }
-        let report = Benchmark.run(
-            BenchmarkOptions(
-                quick: arguments.has("quick"), only: only, directory: directory,
-                sourceDirectory: arguments.value("source"), progress: { Output.error("bench: " + $0) }))
-        if arguments.has("json") {
-            Output.line(JSONWriter.string(report.jsonValue, pretty: true))
-        } else {
-            for line in report.tableLines() { Output.line(line) }
+        do {
+            try ProcessSpawner.replaceCurrentProcess(with: bench, arguments: [bench] + words)
+        } catch {
+            Output.error("spool bench: \(error)")
+            return ExitCode.unavailable
         }
-        if report.interrupted { return 130 }
-        for scenario in report.scenarios where scenario.failure != nil {
-            Output.error("spool bench: scenario \(scenario.name) could not run properly: \(scenario.failure!)")
-        }
-        return report.succeeded ? ExitCode.success : ExitCode.software
-    }
-}
-
-extension String {
-    fileprivate var trimmingSpaces: String {
-        String(drop { $0 == " " }.reversed().drop { $0 == " " }.reversed())
     }
 }

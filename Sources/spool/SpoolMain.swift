@@ -9,7 +9,7 @@ enum SpoolMain {
         CommandEntry(ListCommand.self), CommandEntry(ShowCommand.self), CommandEntry(StatsCommand.self),
         CommandEntry(CancelCommand.self), CommandEntry(RetryCommand.self), CommandEntry(HoldCommand.self),
         CommandEntry(ReleaseCommand.self), CommandEntry(ResultCommand.self), CommandEntry(LogsCommand.self), CommandEntry(EventsCommand.self), CommandEntry(WaitCommand.self), CommandEntry(CompletionsCommand.self), CommandEntry(TopCommand.self), CommandEntry(SchedulesCommand.self), CommandEntry(PurgeCommand.self), CommandEntry(FsckCommand.self),
-        CommandEntry(BenchCommand.self),
+        BenchCommand.entry,
     ]
 
     static func main() {
@@ -26,10 +26,9 @@ enum SpoolMain {
         switch first {
         case "--help", "-h", "help":
             if words.count >= 2, let command = command(named: words[1]) {
-                Output.line(command.help)
-            } else {
-                Output.line(overview)
+                return command.execute(["--help"])
             }
+            Output.line(overview)
             return ExitCode.success
         case "--version":
             Output.line("spool \(SpoolVersion.current)")
@@ -66,20 +65,19 @@ enum SpoolMain {
             result) are shown as \\u00XX (ESC as \\u001b) and bytes that are not UTF-8 as \\xXX;
             into a pipe or a file, output is the bytes as they are.
             Exit codes: 0 ok, 1 a waited-for job failed, 64 usage, 65 bad data,
-            66 no such spool or job, 70 internal error, 73 cannot create, 74 I/O error,
-            75 try again, 77 permission denied, 78 bad configuration.
+            66 no such spool or job, 69 unavailable (spool-bench not built), 70 internal error,
+            73 cannot create, 74 I/O error, 75 try again, 77 permission denied, 78 bad configuration.
             """
         return text
     }
 }
 
-/// A command in the table: its name, summary, help, and how to run it. Built from the
-/// command's type through a generic initialiser (existential metatypes with typed throws crash
-/// the 6.3 compiler).
+/// A command in the table: its name, summary, options, and how to run it (`--help` included).
+/// Built from the command's type through a generic initialiser (existential metatypes with
+/// typed throws crash the 6.3 compiler).
 struct CommandEntry: Sendable {
     let name: String
     let summary: String
-    let help: String
     /// Every option as typed (`--json`), for shell completion.
     let options: [String]
     /// Options that take a value (their next word is not a job id).
@@ -89,10 +87,22 @@ struct CommandEntry: Sendable {
     init<C: Command>(_ command: C.Type) {
         name = C.name
         summary = C.summary
-        help = C.help
         options = C.allOptions.map { "--" + $0.name }
         valueOptions = C.allOptions.filter { $0.valueName != nil }.map { "--" + $0.name }
         execute = { C.execute($0) }
+    }
+
+    /// A command that another executable carries out: `execute` gets the words after its name
+    /// unparsed, `--help` included; `options` are what it takes, for completion.
+    init(
+        name: String, summary: String, options: [String], valueOptions: [String],
+        execute: @escaping @Sendable ([String]) -> Int32
+    ) {
+        self.name = name
+        self.summary = summary
+        self.options = options
+        self.valueOptions = valueOptions
+        self.execute = execute
     }
 }
 

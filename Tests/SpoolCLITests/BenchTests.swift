@@ -88,6 +88,48 @@ struct BenchTests {
         #expect(missing.standardError.contains("/nonexistent/bench-dir"))
     }
 
+    /// The benchmark's own executable, built beside `spool`.
+    static let benchBinary = URL(fileURLWithPath: TestSpool.binary).deletingLastPathComponent()
+        .appendingPathComponent("spool-bench").path
+
+    @Test("spool bench is spool-bench: the same help and errors; the overview and completion agree with it")
+    func forwarding() throws {
+        let help = try TestSpool.run(["bench", "--help"])
+        #expect(help.status == 0, "stderr: \(help.standardError)")
+        #expect(help.standardOutput.contains("Usage: spool bench") && help.standardOutput.contains("queue-length"))
+        let direct = try TestSpool.run(["--help"], program: Self.benchBinary)
+        #expect(direct.status == 0 && direct.standardOutput == help.standardOutput)
+        #expect(try TestSpool.run(["help", "bench"]).standardOutput == help.standardOutput)
+
+        let usage = try TestSpool.run(["bench", "--no-such-option"])
+        #expect(usage.status == 64)
+        #expect(
+            usage.standardError == "spool: spool bench: unknown option --no-such-option (see 'spool bench --help')\n")
+        let directUsage = try TestSpool.run(["--no-such-option"], program: Self.benchBinary)
+        #expect(directUsage.status == 64 && directUsage.standardError == usage.standardError)
+
+        // `spool` does not link the benchmark: its overview and completions carry what the
+        // benchmark's help says, and must say the same.
+        let lines = help.standardOutput.split(separator: "\n", omittingEmptySubsequences: false)
+        let overview = try TestSpool.run(["--help"]).standardOutput
+        #expect(overview.contains("  bench       " + lines[0] + "\n"), "overview: \(overview)")
+        let options = lines.filter { $0.hasPrefix("  --") }.map { String($0.dropFirst(2).prefix { $0 != " " }) }
+        let bash = try TestSpool.run(["completions", "bash"]).standardOutput
+        #expect(bash.contains("        bench) options=\"\(options.joined(separator: " "))\" ;;"), "\(options)")
+    }
+
+    @Test("spool bench without spool-bench beside it says how to build it and exits 69")
+    func missingBenchmark() throws {
+        let directory = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try FileManager.default.copyItem(atPath: TestSpool.binary, toPath: directory + "/spool")
+        let result = try TestSpool.run(["bench", "--quick"], program: directory + "/spool")
+        #expect(result.status == 69)
+        #expect(result.standardError.contains("'\(directory)/spool-bench' does not exist"))
+        #expect(result.standardError.contains("swift build --product spool-bench"))
+        #expect(result.standardOutput.isEmpty)
+    }
+
     static func temporaryDirectory() throws -> String {
         var template = Array("/tmp/spool-bench-test-XXXXXX".utf8CString)
         guard mkdtemp(&template) != nil else { throw TestFailure("mkdtemp failed") }

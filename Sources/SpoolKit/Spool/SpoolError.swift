@@ -83,6 +83,8 @@ public enum ExitCode {
     public static let usage: Int32 = 64
     public static let dataError: Int32 = 65
     public static let noInput: Int32 = 66
+    /// A program the command needs is missing (`spool bench` without `spool-bench` beside it).
+    public static let unavailable: Int32 = 69
     public static let software: Int32 = 70
     public static let cannotCreate: Int32 = 73
     public static let ioError: Int32 = 74

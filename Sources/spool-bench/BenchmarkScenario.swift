@@ -1,4 +1,7 @@
+import SpoolKit
+import SpoolJSON
 import SpoolSystem
+
 /// How big each scenario is: a full run (the figures the targets are about) or `--quick`, a
 /// smoke test of the same code in a few seconds.
 struct BenchmarkSizes: Sendable {

@@ -1,5 +1,7 @@
+import SpoolKit
 import SpoolJSON
 import SpoolSystem
+
 /// What a figure of `spool bench` counts, and how it is written.
 public enum BenchmarkUnit: String, Sendable, Equatable {
     case jobsPerSecond = "jobs/s"

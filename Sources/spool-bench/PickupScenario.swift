@@ -1,4 +1,7 @@
+import SpoolKit
+import SpoolJSON
 import SpoolSystem
+
 /// `pickup`: how long a job waits between landing in `queued/` and its handler starting.
 /// Landed is CLOCK_REALTIME read just before the job's rename into `queued/`; started is the
 /// time the stamp probe (the job's handler) writes as its first act. Probes land one at a time,

@@ -1,5 +1,7 @@
+import SpoolKit
 import Synchronization
 import SpoolSystem
+import SpoolJSON
 
 /// Set when the benchmark is asked to stop (SIGINT, SIGTERM); every wait looks at it.
 final class BenchmarkCancellation: Sendable {
@@ -27,7 +29,7 @@ final class BenchmarkContext {
     /// The temporary directory holding every spool of the run; removed at the end.
     let workDirectory: String
     let logDirectory: String
-    /// The `spool` binary measured: this very executable.
+    /// The `spool` binary measured: the one beside spool-bench.
     let executable: String
     let tools: FloorTools
     let cancellation: BenchmarkCancellation
@@ -99,7 +101,7 @@ final class BenchmarkContext {
             cancellation: cancellation)
     }
 
-    /// Starts `spool ARGUMENTS` with this executable.
+    /// Starts `spool ARGUMENTS` with the `spool` measured.
     func startSpool(_ arguments: [String], name: String) throws(BenchmarkFailure) -> BenchmarkProcess {
         // The benchmark's handlers (/bin/true, the stamp probe) run as whoever runs the
         // benchmark; as root that must be asked for, as the floor and the peers run them as root too.

@@ -1,4 +1,7 @@
+import SpoolKit
+import SpoolJSON
 import SpoolSystem
+
 /// Scenarios on long queues: what a processor does when it starts in front of a million
 /// queued jobs (`queued-1m`), and whether dispatching gets slower as the queue grows
 /// (`queue-length`).

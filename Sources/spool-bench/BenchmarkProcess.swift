@@ -1,4 +1,7 @@
+import SpoolKit
+import SpoolJSON
 import SpoolSystem
+
 /// Why a scenario could not run to its end: a process failed or timed out, a file could not be
 /// written, the run was interrupted. The message names what failed.
 public struct BenchmarkFailure: Error, Sendable, CustomStringConvertible {

@@ -1,4 +1,7 @@
+import SpoolKit
+import SpoolJSON
 import SpoolSystem
+
 /// A temporary spool of the benchmark, made with `spool init` by the measured binary, and the
 /// job files the benchmark puts in it directly, the way a producer should: written in a staging
 /// directory on the same file system, then renamed into `queued/`.

@@ -1,4 +1,7 @@
+import SpoolKit
+import SpoolJSON
 import SpoolSystem
+
 /// A performance target: a rule on one measurement, and the issue that set it.
 public struct BenchmarkTarget: Sendable {
     /// How a measurement meets the target.

@@ -1,4 +1,7 @@
+import SpoolKit
+import SpoolJSON
 import SpoolSystem
+
 /// `report-1g`: one job of the built-in `report` handler over a generated NDJSON file of 1 GiB
 /// (records of about 170 bytes, 5 fields), chunks of 1,000, CSV output masked for the job
 /// owner's role (a keyed hash of `email`, a partial of `ssn`), as `bench/report-stream.sh`

@@ -1,4 +1,7 @@
+import SpoolKit
+import SpoolJSON
 import SpoolSystem
+
 /// What `spool bench` is asked to do.
 public struct BenchmarkOptions: Sendable {
     /// Small sizes: a smoke test of every scenario in seconds; targets are not evaluated.
@@ -26,8 +29,8 @@ public struct BenchmarkOptions: Sendable {
     }
 }
 
-/// `spool bench`: measures this very binary end to end, as a user runs it (`spool init`,
-/// `spool run`, `spool stats`, … spawned from /proc/self/exe on temporary spools), beside a C
+/// `spool bench`: measures the `spool` executable beside this one end to end, as a user runs it
+/// (`spool init`, `spool run`, `spool stats`, … spawned on temporary spools), beside a C
 /// floor that does the same transitions with the minimum of system calls, and evaluates the
 /// performance targets on the figures. Figures mean something only in a release build.
 public enum Benchmark {
@@ -36,7 +39,7 @@ public enum Benchmark {
         BenchmarkScenario.all.map { ($0.name, $0.summary) }
     }
 
-    /// `release` or `debug`, as this library was compiled.
+    /// `release` or `debug`, as this executable was compiled (and `spool`, built with it).
     public static var buildConfiguration: String {
         #if DEBUG
             return "debug"
@@ -80,8 +83,13 @@ public enum Benchmark {
             options.progress("removing \(workDirectory)")
             FixtureFiles.removeTree(workDirectory)
         }
-        guard let executable = FileSystem.currentExecutablePath() else {
+        guard let executable = spoolExecutable() else {
             report.scenarios.append(.init(name: "set-up", seconds: 0, failure: "cannot read /proc/self/exe"))
+            return report
+        }
+        guard FileSystem.isExecutableFile(executable) else {
+            let failure = "no spool executable at '\(executable)', beside spool-bench: build both with 'swift build'"
+            report.scenarios.append(.init(name: "set-up", seconds: 0, failure: failure))
             return report
         }
         let environment = FileSystem.currentEnvironment().filter { !$0.hasPrefix("SPOOL_") }
@@ -135,5 +143,11 @@ public enum Benchmark {
         }
         report.measurements = context.measurements
         return report
+    }
+
+    /// The `spool` measured: the one beside this executable (built together: `swift build`
+    /// builds both into the same directory); nil when /proc/self/exe cannot be read.
+    static func spoolExecutable() -> String? {
+        FileSystem.currentExecutablePath().map { FileSystem.directoryName(of: $0) + "/spool" }
     }
 }

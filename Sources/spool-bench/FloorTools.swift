@@ -1,4 +1,7 @@
+import SpoolKit
+import SpoolJSON
 import SpoolSystem
+
 /// A program the benchmark compiles from the repository's `bench/` sources: ready at a path, or
 /// unavailable for a reason that the report prints instead of a figure.
 enum BenchmarkTool: Sendable, Equatable {

@@ -1,4 +1,7 @@
+import SpoolKit
+import SpoolJSON
 import SpoolSystem
+
 /// Throughput: N no-op jobs queued beforehand, then one `spool run --drain` (or one floor run
 /// with `-n N`) timed from its spawn to its exit, so start-up, the scan of `queued/` and the
 /// drain's last check are counted; jobs/s = N / that time. Every job must end in `done/`.

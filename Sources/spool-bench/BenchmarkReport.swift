@@ -1,5 +1,7 @@
+import SpoolKit
 import SpoolJSON
 import SpoolSystem
+
 /// What one `spool bench` run found: where it ran, which scenarios ran and how they ended, and
 /// every measurement with its target evaluated. Printed as a table or as JSON.
 public struct BenchmarkReport: Sendable {

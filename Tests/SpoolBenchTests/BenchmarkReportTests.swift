@@ -1,6 +1,7 @@
+import SpoolKit
 import Testing
 
-@testable import SpoolKit
+@testable import spool_bench
 import SpoolJSON
 import SpoolSystem
 

@@ -1,4 +1,7 @@
+import SpoolKit
+import SpoolJSON
 import SpoolSystem
+
 /// `split-1m`: a parent of a million items (`radar-1` …, submitted with `spool submit
 /// --items-from`, batches of 400) split by `spool run` into children whose type is held, so
 /// they do not run (as `bench/batch-split.sh` does). Measured: the submission; from the spawn
