@@ -50,11 +50,15 @@ enum ResultCommand: Command {
     private static func follow(_ store: JobStore, id: String) {
         var offset = 0
         var current: String?
+        // Every file followed is inside the spool: read from its root, never through a link.
+        func read(_ path: String) -> [UInt8] {
+            (try? FileSystem.readFileInSpool(path, root: store.layout.root, from: offset, limit: 1 << 20)) ?? []
+        }
         while true {
             let state = (try? store.locate(id).state) ?? .failed
             if state.isTerminal {
                 while true {
-                    let bytes = FileSystem.readFile(store.layout.resultPath(id), from: offset, limit: 1 << 20)
+                    let bytes = read(store.layout.resultPath(id))
                     if bytes.isEmpty { return }
                     offset += bytes.count
                     StandardStreams.write(1, bytes)
@@ -66,7 +70,7 @@ enum ResultCommand: Command {
                 }
                 current = path
                 while true {
-                    let bytes = FileSystem.readFile(path, from: offset, limit: 1 << 20)
+                    let bytes = read(path)
                     if bytes.isEmpty { break }
                     offset += bytes.count
                     StandardStreams.write(1, bytes)
