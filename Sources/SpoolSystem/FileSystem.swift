@@ -5,9 +5,26 @@ import Glibc
 /// `SystemError` naming the path(s).
 public enum FileSystem {
     /// Opens a file (open(2)); `O_CLOEXEC` is always added.
+    ///
+    /// A path opened with `O_NOFOLLOW` is one of the spool's own files (a lock, a record, a
+    /// marker): it is opened with `O_NONBLOCK` too, so a FIFO put in its place cannot hold the
+    /// caller in open(2), and anything but a regular file or a directory (a FIFO, a socket, a
+    /// device) is refused, naming the path; `O_NONBLOCK` is then cleared unless asked for. A
+    /// file just made with `O_CREAT | O_EXCL` is ours and needs no check.
     package static func open(_ path: String, _ flags: Int32, mode: mode_t = 0o644) throws(SystemError) -> FileDescriptor {
-        let fd = try retryingInterrupts { Glibc.open(path, flags | O_CLOEXEC, mode) }.orThrow("open", path: path)
-        return FileDescriptor(rawValue: fd)
+        let ownFile = flags & O_NOFOLLOW != 0
+        let guarded = ownFile && flags & (O_CREAT | O_EXCL) != O_CREAT | O_EXCL
+        let descriptor: FileDescriptor
+        switch retryingInterrupts({ Glibc.open(path, flags | O_CLOEXEC | (guarded ? O_NONBLOCK : 0), mode) }) {
+        case .success(let fd): descriptor = FileDescriptor(rawValue: fd)
+        case .failure(let code) where ownFile && (code == ELOOP || code == ENXIO):
+            // A link (ELOOP), or a FIFO without a reader or a socket (ENXIO): say which.
+            throw SystemError("open", path: path, code: code, explanation: refusal(of: path))
+        case .failure(let code):
+            throw SystemError("open", path: path, code: code)
+        }
+        guard guarded else { return descriptor }
+        return try checked(descriptor, path: path, flags: flags, allowingDirectory: true)
     }
 
     /// Opens a file for reading without following a symbolic link and without blocking on a FIFO.
@@ -22,9 +39,15 @@ public enum FileSystem {
 
     /// Renames, replacing any existing target (rename(2)). Used only where the target is ours.
     package static func rename(_ source: String, to target: String) throws(SystemError) {
+        try rename(source, to: target) { Glibc.rename(source, target) }
+    }
+
+    /// Makes the rename `call` (of `source` to `target`), with injected faults and lost NFS
+    /// replies recognised.
+    package static func rename(_ source: String, to target: String, _ call: () -> Int32) throws(SystemError) {
         try FaultInjection.check("rename", path: target)
         let before = AmbiguousRenames.identity(of: Array(source.utf8CString))
-        var result = retryingInterrupts { Glibc.rename(source, target) }
+        var result = retryingInterrupts(call)
         if case .success = result, let fault = LostReplyInjection.renameFault() { result = .failure(fault) }
         if case .failure(let code) = result,
             !AmbiguousRenames.happenedDespite(code, sourceBefore: before, source: Array(source.utf8CString), target: target)
@@ -108,12 +131,17 @@ public enum FileSystem {
     package static func removeShallowTree(_ path: String) {
         let flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC
         guard case .success(let descriptor) = retryingInterrupts({ Glibc.open(path, flags) }) else { return }
+        removeEntries(of: descriptor)
+        _ = Glibc.rmdir(path)
+    }
+
+    /// Removes the files directly in an open directory, through its descriptor, and closes it.
+    package static func removeEntries(of descriptor: Int32) {
         let handle = "/proc/self/fd/" + String(descriptor)
         for entry in (try? listDirectory(handle)) ?? [] {
             _ = FileSystem.rawPath(handle, entry.rawName).withUnsafeBufferPointer { Glibc.unlink($0.baseAddress!) }
         }
         _ = Glibc.close(descriptor)
-        _ = Glibc.rmdir(path)
     }
 
     /// Makes (or finds) a directory that only this process's user can enter: created 0700, and

@@ -13,25 +13,32 @@ public struct SystemError: Error, Sendable, Equatable, CustomStringConvertible {
     public let secondPath: String?
     /// The raw `errno` value.
     public let code: Int32
+    /// Why the spool refused the call, when it was the spool and not the kernel (a file of the
+    /// spool that is a link, a FIFO, a device): replaces the C library's message.
+    public let explanation: String?
 
-    public init(_ operation: String, path: String? = nil, secondPath: String? = nil, code: Int32) {
+    public init(
+        _ operation: String, path: String? = nil, secondPath: String? = nil, code: Int32, explanation: String? = nil
+    ) {
         self.operation = operation
         self.path = path
         self.secondPath = secondPath
         self.code = code
+        self.explanation = explanation
     }
 
     /// The symbolic errno name, such as `ENOENT`, or `errno N` when unknown.
     public var codeName: String { Errno.name(of: code) }
 
-    /// The C library's message for the error, such as "No such file or directory".
-    public var reason: String { String(cString: strerror(code)) }
+    /// The C library's message for the error, such as "No such file or directory", or the
+    /// spool's own `explanation`.
+    public var reason: String { explanation ?? String(cString: strerror(code)) }
 
     public var description: String {
         var sentence = "Can't \(operation)"
         if let path { sentence += " '\(path)'" }
         if let secondPath { sentence += " to '\(secondPath)'" }
-        return sentence + ": \(reason) (\(codeName))"
+        return sentence + (explanation.map { ": " + $0 } ?? ": \(reason) (\(codeName))")
     }
 
     public var isNotFound: Bool { code == ENOENT }

@@ -19,18 +19,20 @@ enum LogsCommand: Command {
         var offset = 0
         var output = JobBytesOutput()
         defer { output.finish() }
-        func printNew() -> Bool {
-            let bytes = FileSystem.readFile(path, from: offset)
+        // From the spool's root: a link or a FIFO in the log's place (or logs/ made a link) is
+        // an error naming it, not followed, never waited on.
+        func printNew() throws(SystemError) -> Bool {
+            let bytes = try FileSystem.readFileInSpool(path, root: spool.layout.root, from: offset)
             guard !bytes.isEmpty else { return false }
             offset += bytes.count
             output.write(bytes)
             return true
         }
-        _ = printNew()
+        do { _ = try printNew() } catch { throw .system(error) }
         guard arguments.has("follow") else { return ExitCode.success }
         while true {
             let finished = (try? store.locate(id).state)?.isTerminal ?? true
-            if !printNew() && finished { break }
+            if !((try? printNew()) ?? false) && finished { break }
             if !finished { ProcessInfoLite.sleep(seconds: 0.2) }
         }
         return ExitCode.success

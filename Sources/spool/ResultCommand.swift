@@ -57,11 +57,15 @@ enum ResultCommand: Command {
         defer { output.finish() }
         var offset = 0
         var current: String?
+        // Every file followed is inside the spool: read from its root, never through a link.
+        func read(_ path: String) -> [UInt8] {
+            (try? FileSystem.readFileInSpool(path, root: store.layout.root, from: offset, limit: 1 << 20)) ?? []
+        }
         while true {
             let state = (try? store.locate(id).state) ?? .failed
             if state.isTerminal {
                 while true {
-                    let bytes = FileSystem.readFile(store.layout.resultPath(id), from: offset, limit: 1 << 20)
+                    let bytes = read(store.layout.resultPath(id))
                     if bytes.isEmpty { return }
                     offset += bytes.count
                     output.write(bytes)
@@ -73,7 +77,7 @@ enum ResultCommand: Command {
                 }
                 current = path
                 while true {
-                    let bytes = FileSystem.readFile(path, from: offset, limit: 1 << 20)
+                    let bytes = read(path)
                     if bytes.isEmpty { break }
                     offset += bytes.count
                     output.write(bytes)

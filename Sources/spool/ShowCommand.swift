@@ -57,10 +57,15 @@ enum ShowCommand: Command {
                 Output.line("eta:        unknown (no job of type \(type) has finished yet)")
             }
         }
-        let log = listing.logLines(id)
-        if !log.isEmpty {
-            Output.line("log (\(spool.layout.relative(spool.layout.logPath(id))), last lines):")
-            for line in log.suffix(10) { Output.line("  " + line) }
+        let logName = spool.layout.relative(spool.layout.logPath(id))
+        do {
+            let log = try listing.readLog(id)
+            if !log.isEmpty {
+                Output.line("log (\(logName), last lines):")
+                for line in log.suffix(10) { Output.line("  " + line) }
+            }
+        } catch {
+            Output.line("log (\(logName)): not read: \(error)")
         }
         return ExitCode.success
     }

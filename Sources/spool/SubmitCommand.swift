@@ -108,14 +108,14 @@ enum SubmitCommand: Command {
         guard waits else { return ExitCode.success }
         let status = try WaitCommand.waitFor(submitted, store: store, timeout: arguments.seconds("wait-timeout"))
         for id in submitted {
-            guard let (state, path) = try? store.locate(id), state == .done,
-                let bytes = try? readFileForCommand(path), let record = try? JobRecord(parsing: bytes, path: path),
+            guard let state = try? store.locate(id).state, state == .done,
+                let record = JobListing(spool: spool).summary(id: id, state: state).record,
                 let result = record.fields["result"]?.stringValue
             else { continue }
             let resultPath = spool.layout.root + "/" + result
             if arguments.has("print") {
                 var output = JobBytesOutput()
-                output.write((try? readFileForCommand(resultPath)) ?? [])
+                try? store.copyResult(resultPath) { output.write($0) }
                 output.finish()
             } else {
                 Output.line(resultPath)

@@ -23,6 +23,11 @@ int spool_become_subreaper(void);
 /// pidfd_open(2): a descriptor that becomes readable when the process exits; -1/ENOSYS on old kernels.
 int spool_pidfd_open(pid_t pid);
 
+/// openat2(2) of `path` relative to `dirfd` with RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+/// RESOLVE_NO_MAGICLINKS: no symbolic link in any component is followed and nothing outside
+/// `dirfd` is reached (ELOOP, EXDEV). -1/ENOSYS on kernels before 5.6.
+int spool_openat2_beneath(int dirfd, const char *path, int flags, mode_t mode);
+
 
 /// What spool_spawn starts: argv[0] is tried at each of `candidates` in turn (the caller
 /// resolves PATH), with `descriptors[i]` as the child's descriptor i and nothing else open,

@@ -170,8 +170,13 @@ extension JobStore {
         for child in children where FileSystem.exists(layout.resultPath(child)) {
             lines += Array((layout.relativeResultPath(child) + "\n").utf8)
         }
+        // Written in tmp/, then published like any result: never through a results/ made a link.
+        let temporary = layout.temporaryPath("result-" + id)
         do {
-            try FileSystem.writeAtomically(lines, to: layout.resultPath(id), durable: false)
+            let fd = try FileSystem.createExclusive(temporary)
+            defer { fd.close() }
+            try fd.writeAll(lines, path: temporary)
+            try publishResult(temporary, of: id)
             return layout.relativeResultPath(id)
         } catch {
             Diagnostics.warn("could not write the result manifest of parent job \(id): \(error)")

@@ -117,8 +117,8 @@ extension JobStore {
                 written.append(path)
             }
             try commits.stage(written + [staging])
-            try FileSystem.makeDirectory(layout.logsDirectory + "/" + id)
-            try FileSystem.makeDirectory(layout.resultsDirectory + "/" + id)
+            try FileSystem.makeDirectoryInSpool(layout.logsDirectory + "/" + id, root: layout.root)
+            try FileSystem.makeDirectoryInSpool(layout.resultsDirectory + "/" + id, root: layout.root)
             try FileSystem.renameDirectoryNoReplace(staging, to: layout.batchDirectory(id, in: .queued))
             try commits.published(in: [layout.temporaryDirectory, layout.directory(.queued)], acknowledged: true)
         } catch {

@@ -85,14 +85,15 @@ extension JobStore {
         } else {
             guard (try? FileSystem.unlink(path)) != nil else { return false }
         }
-        try? FileSystem.unlinkIfPresent(layout.resultPath(id))
-        try? FileSystem.unlinkIfPresent(layout.logPath(id))
+        // From the root: a results/ or logs/ swapped for a link never leads the purge outside.
+        try? FileSystem.unlinkInSpool(layout.resultPath(id), root: layout.root)
+        try? FileSystem.unlinkInSpool(layout.logPath(id), root: layout.root)
         if withChildren {
             for childState in JobState.allCases where childState.isTerminal {
                 FileSystem.removeShallowTree(layout.batchDirectory(id, in: childState))
             }
-            FileSystem.removeShallowTree(layout.resultsDirectory + "/" + id)
-            FileSystem.removeShallowTree(layout.logsDirectory + "/" + id)
+            FileSystem.removeShallowTreeInSpool(layout.resultsDirectory + "/" + id, root: layout.root)
+            FileSystem.removeShallowTreeInSpool(layout.logsDirectory + "/" + id, root: layout.root)
         }
         return true
     }

@@ -298,11 +298,8 @@ final class JobRunner: Sendable {
                 try? FileSystem.unlinkIfPresent(resultPath)
             } else if target.isTerminal {
                 do {
-                    if JobID.parent(of: id) != nil {
-                        try FileSystem.makeDirectory(FileSystem.directoryName(of: layout.resultPath(id)))
-                    }
                     try store.commits.stage([resultPath], replacesAcknowledged: false)
-                    try FileSystem.rename(resultPath, to: layout.resultPath(id))
+                    try store.publishResult(resultPath, of: id)
                     // The final move's commit makes the result durable before the job is done.
                     try store.commits.published(
                         in: [layout.resultPath(id), FileSystem.directoryName(of: layout.resultPath(id))],

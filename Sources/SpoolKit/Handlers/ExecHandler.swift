@@ -82,7 +82,7 @@ public struct ExecHandler: JobHandler {
             return .failure(reason: "could not open the job for the handler: \(error)", exitCode: nil, signal: nil)
         }
         defer { input.close() }
-        do { log = try JobLog.openForAppending(context.layout.logPath(invocation.id)) } catch {
+        do { log = try JobLog.openForHandler(context.layout, id: invocation.id) } catch {
             return .failure(reason: "could not open the job's log: \(error)", exitCode: nil, signal: nil)
         }
         defer { log.close() }

@@ -67,7 +67,7 @@ enum Notifier {
             try writer.writeAll(record.serialized(), path: path)
             input = try FileSystem.open(path, OpenFlags.readOnly)
             try? FileSystem.unlinkIfPresent(path)
-            output = try JobLog.openForAppending(layout.logPath(id))
+            output = try JobLog.openForHandler(layout, id: id)
         } catch {
             JobLog.append(layout, id: id, .warning, "\(event) notifier not run: \(error)")
             return

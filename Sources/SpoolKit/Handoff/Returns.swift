@@ -23,8 +23,9 @@ extension JobStore {
                 let directory = layout.outboxDirectory + "/" + route.name
                 try FileSystem.makeDirectory(layout.outboxDirectory)
                 try FileSystem.makeDirectory(directory)
-                do { try FileSystem.link(result, to: directory + "/" + id + ".out") } catch  where error.isAlreadyExists
-                {}
+                do {
+                    try FileSystem.linkFromSpool(result, root: layout.root, to: directory + "/" + id + ".out")
+                } catch  where error.isAlreadyExists {}
             }
             try placeInOutbox(route.name, files: [(id + ".record", returned.serialized())])
         } catch {
@@ -82,7 +83,7 @@ extension JobStore {
         record.set("result", nil)
         do {
             if FileSystem.exists(resultPath) {
-                try FileSystem.rename(resultPath, to: layout.resultPath(id))
+                try FileSystem.renameIntoSpool(resultPath, to: layout.resultPath(id), root: layout.root)
                 record.set("result", .string(layout.relativeResultPath(id)))
             }
             try settle(taken, to: target, record: record)

@@ -126,15 +126,10 @@ public final class EventJournal: Sendable {
         return FileSystem.readFile(path, from: size - 1, limit: 1) != [10]
     }
 
+    /// The day's file, from the spool's root, never through a link or into a FIFO; `events/`
+    /// is made when missing (a spool made before the journal existed).
     private func open(_ day: String) throws(SystemError) -> FileDescriptor {
-        let flags = OpenFlags.writeOnly | OpenFlags.append | OpenFlags.create | OpenFlags.noFollow
-        do {
-            return try FileSystem.open(path(ofDay: day), flags, mode: 0o644)
-        } catch  where error.isNotFound {
-            // A spool made before the journal existed has no events/ yet.
-            try FileSystem.makeDirectory(layout.eventsDirectory)
-            return try FileSystem.open(path(ofDay: day), flags, mode: 0o644)
-        }
+        try FileSystem.openForAppendingInSpool(path(ofDay: day), root: layout.root)
     }
 
     /// `events/YYYY-MM-DD.ndjson`.

@@ -92,8 +92,20 @@ public struct JobListing: Sendable {
 
     /// The job's log, line by line (at most the last `limit` bytes).
     public func logLines(_ id: String, limit: Int = 256 * 1024) -> [String] {
-        guard let bytes = try? FileSystem.readFile(layout.logPath(id), limit: 64 * 1024 * 1024) else { return [] }
-        let tail = bytes.suffix(limit)
-        return String(decoding: tail, as: UTF8.self).split(separator: "\n").map(String.init)
+        (try? readLog(id, limit: limit)) ?? []
+    }
+
+    /// The job's log, line by line (at most the last `limit` bytes): empty when there is none,
+    /// an error naming the path when something else is in its place (a FIFO, a link, `logs/`
+    /// made a link), which is never followed or waited on.
+    public func readLog(_ id: String, limit: Int = 256 * 1024) throws(SpoolError) -> [String] {
+        let bytes: [UInt8]
+        do {
+            bytes = try FileSystem.readFileInSpool(layout.logPath(id), root: layout.root, limit: 64 * 1024 * 1024)
+        } catch {
+            if case .system(let failure) = error, failure.isNotFound { return [] }
+            throw error
+        }
+        return String(decoding: bytes.suffix(limit), as: UTF8.self).split(separator: "\n").map(String.init)
     }
 }

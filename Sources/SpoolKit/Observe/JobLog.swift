@@ -13,7 +13,7 @@ public enum JobLog {
     public static func append(_ layout: SpoolLayout, id: String, _ level: Level, _ message: String) {
         let line = Timestamp.now() + " " + level.rawValue + " " + message.replacingNewlines() + "\n"
         do {
-            let fd = try openForAppending(layout.logPath(id))
+            let fd = try openForAppending(layout, id: id)
             defer { fd.close() }
             try fd.writeAll(Array(line.utf8))
         } catch {
@@ -21,15 +21,22 @@ public enum JobLog {
         }
     }
 
-    /// Opens a log for appending, creating it if needed (the handler's stderr goes here too).
-    static func openForAppending(_ path: String) throws(SystemError) -> FileDescriptor {
-        let flags = OpenFlags.writeOnly | OpenFlags.append | OpenFlags.create | OpenFlags.noFollow
+    /// Opens a job's log for appending, creating it (and a child's `logs/PARENT/`) if needed:
+    /// from the spool's root, never through a link (`logs/` swapped for one included), never
+    /// waiting on a FIFO, and only a regular file (`FileSystem.openInSpool`).
+    static func openForAppending(_ layout: SpoolLayout, id: String) throws(SystemError) -> FileDescriptor {
+        try FileSystem.openForAppendingInSpool(layout.logPath(id), root: layout.root)
+    }
+
+    /// Where a handler's (or notifier's) standard error goes: the job's log, or, when that
+    /// cannot be opened (a FIFO or a link in its place, `logs/` a link), `/dev/null`, said on
+    /// the processor's standard error: a log is never a reason to fail a job.
+    static func openForHandler(_ layout: SpoolLayout, id: String) throws(SystemError) -> FileDescriptor {
         do {
-            return try FileSystem.open(path, flags, mode: 0o644)
-        } catch  where error.isNotFound {
-            // A child's log lives in logs/PARENT/, made when the batch is split (or here, if it went).
-            try FileSystem.makeDirectory(FileSystem.directoryName(of: path))
-            return try FileSystem.open(path, flags, mode: 0o644)
+            return try openForAppending(layout, id: id)
+        } catch {
+            Diagnostics.warn("could not open the log of job \(id): \(error); its handler's standard error is discarded")
+            return try FileSystem.open("/dev/null", OpenFlags.writeOnly)
         }
     }
 }

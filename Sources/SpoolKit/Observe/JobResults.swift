@@ -24,10 +24,35 @@ extension JobStore {
         return FileSystem.exists(file) ? ([file], []) : ([], [id])
     }
 
+    /// Publishes a finished attempt's output (`tmp/...`) as `results/ID.out` (a child's in
+    /// `results/PARENT/`, made if missing), replacing an older one. The rename goes into
+    /// `results/` opened from the spool's root (`FileSystem.renameIntoSpool`): a `results/`
+    /// replaced by a symbolic link is refused, the output stays where it is (in `tmp/`), and
+    /// the job's log says so.
+    func publishResult(_ temporary: String, of id: String) throws(SystemError) {
+        let target = layout.resultPath(id)
+        do {
+            if JobID.parent(of: id) != nil {
+                try FileSystem.makeDirectoryInSpool(FileSystem.directoryName(of: target), root: layout.root)
+            }
+            try FileSystem.renameIntoSpool(temporary, to: target, root: layout.root)
+        } catch {
+            let kept =
+                "; the output is kept as \(layout.relative(temporary)) (removed with tmp/'s leftovers after a day)"
+            JobLog.append(layout, id: id, .error, "result not published: \(error)" + kept)
+            throw SystemError(
+                "publish the result", path: temporary, secondPath: target, code: error.code,
+                explanation: error.reason + kept)
+        }
+    }
+
     /// Hands a result file to `write` in 1 MiB pieces: constant memory whatever its size.
+    /// The file is opened from the spool's root, never through a link, and must be a regular file.
     public func copyResult(_ path: String, to write: ([UInt8]) -> Void) throws(SpoolError) {
         let fd: FileDescriptor
-        do { fd = try FileSystem.openForReadingSafely(path) } catch { throw .system(error) }
+        do { fd = try FileSystem.openInSpool(path, root: layout.root, OpenFlags.readOnly) } catch {
+            throw .system(error)
+        }
         defer { fd.close() }
         var buffer = [UInt8](repeating: 0, count: 1024 * 1024)
         while true {

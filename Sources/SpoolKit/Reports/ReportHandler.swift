@@ -213,7 +213,7 @@ public struct ReportHandler: JobHandler {
             throw .permanent("the job has no payload.file and type \(invocation.type) has no report.sourceCommand")
         }
         let log: FileDescriptor
-        do { log = try JobLog.openForAppending(context.layout.logPath(invocation.id)) } catch {
+        do { log = try JobLog.openForHandler(context.layout, id: invocation.id) } catch {
             throw .retryable("could not open the job's log: \(error)")
         }
         defer { log.close() }

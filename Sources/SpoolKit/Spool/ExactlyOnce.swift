@@ -13,10 +13,10 @@ extension JobStore {
     /// when this call published it.
     @discardableResult
     public func publishExactlyOnce(_ record: JobRecord, id: String, marker: String) throws(SpoolError) -> Bool {
-        let flags = OpenFlags.readWrite | OpenFlags.create | OpenFlags.exclusive | OpenFlags.noFollow
+        let flags = OpenFlags.readWrite | OpenFlags.create | OpenFlags.exclusive
         let fd: FileDescriptor
         do {
-            fd = try FileSystem.open(marker, flags, mode: 0o644)
+            fd = try FileSystem.openInSpool(marker, root: layout.root, flags)
         } catch  where error.isAlreadyExists {
             return try finishAbandoned(record, id: id, marker: marker)
         } catch {
@@ -29,9 +29,14 @@ extension JobStore {
         return made
     }
 
-    /// A marker someone else created: nothing to do unless its maker died before publishing.
+    /// A marker someone else created: nothing to do unless its maker died before publishing. A
+    /// marker that is not a regular file (a FIFO would hold the reader for good) is left alone.
     private func finishAbandoned(_ record: JobRecord, id: String, marker: String) throws(SpoolError) -> Bool {
-        guard let fd = try? FileSystem.open(marker, OpenFlags.readWrite | OpenFlags.noFollow) else { return false }
+        let fd: FileDescriptor
+        do { fd = try FileSystem.openInSpool(marker, root: layout.root, OpenFlags.readWrite) } catch {
+            if !error.isNotFound { Diagnostics.warn("\(id) not made: \(error)") }
+            return false
+        }
         defer { fd.close() }
         guard (try? fd.lockExclusive(path: marker)) == true, let status = try? fd.status(path: marker),
             ProcessInfoLite.now() - Double(status.modificationTimeNanoseconds) / 1e9 > Self.abandonedAfter,

@@ -26,13 +26,27 @@ public struct Spool: Sendable {
         for directory in layout.allDirectories {
             let status: FileStatus?
             do { status = try FileSystem.statusNotFollowing(directory) } catch { throw .system(error) }
-            guard status?.kind == .directory else {
+            guard let status else {
                 throw .notASpool(path: path, reason: "'\(layout.relative(directory))/' is missing")
             }
+            if status.kind != .directory { throw .unsafeSpool(path: path, reason: Self.problem(directory, status)) }
         }
         let bytes = try FileSystem.readFile(layout.configurationPath, limit: 1024 * 1024)
         let configuration = try SpoolConfiguration(parsing: bytes, path: layout.configurationPath)
         return Spool(layout: layout, configuration: configuration)
+    }
+
+    /// Why a spool's directory that is something else (a link, a file) cannot be used.
+    static func problem(_ directory: String, _ status: FileStatus) -> String {
+        let name = directory.split(separator: "/").last.map(String.init) ?? directory
+        guard status.kind == .symbolicLink else {
+            return "'\(name)/' is \(status.kindDescription), not a directory: remove it and make the directory "
+                + "('mkdir \(directory)')"
+        }
+        let target = FileSystem.linkTarget(directory).map { " to '\($0)'" } ?? ""
+        return "'\(name)/' is a symbolic link\(target), not a directory, and the spool never reads or writes "
+            + "through links (results and logs would land outside it). Make it a real directory: "
+            + "'rm \(directory) && mkdir \(directory)', then move in whatever you need from the link's target"
     }
 
     /// Creates a spool at `path` (the directory may exist; an existing spool.json is kept).

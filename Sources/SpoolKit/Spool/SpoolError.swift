@@ -6,6 +6,9 @@ public enum SpoolError: Error, Sendable, CustomStringConvertible {
     case system(SystemError)
     /// The directory is not a spool (no spool.json, or a state directory missing).
     case notASpool(path: String, reason: String)
+    /// A directory of the spool is there but is not a real directory (a symbolic link, a file):
+    /// the spool refuses it rather than work through it.
+    case unsafeSpool(path: String, reason: String)
     /// The spool's configuration is invalid.
     case invalidConfiguration(path: String, reason: String)
     /// A file is larger than the limit that applies to it.
@@ -33,6 +36,8 @@ public enum SpoolError: Error, Sendable, CustomStringConvertible {
             return error.description
         case .notASpool(let path, let reason):
             return "'\(path)' is not a spool: \(reason). Create one with 'spool init \(path)'."
+        case .unsafeSpool(let path, let reason):
+            return "'\(path)' cannot be used as a spool: \(reason)"
         case .invalidConfiguration(let path, let reason):
             return "Invalid configuration in '\(path)': \(reason)"
         case .fileTooLarge(let path, let limit):
@@ -61,7 +66,7 @@ public enum SpoolError: Error, Sendable, CustomStringConvertible {
         case .invalidJob, .invalidJobID, .jobInState: return ExitCode.dataError
         case .jobBusy: return ExitCode.temporaryFailure
         case .fileTooLarge: return ExitCode.dataError
-        case .jobNotFound, .notASpool: return ExitCode.noInput
+        case .jobNotFound, .notASpool, .unsafeSpool: return ExitCode.noInput
         case .duplicateJobID: return ExitCode.cannotCreate
         case .invalidConfiguration: return ExitCode.configuration
         case .system(let error):

@@ -28,6 +28,16 @@ extension FileSystem {
     }
 }
 
+extension FileSystem {
+    /// Reads a whole regular file inside the spool, opened from its root (never through a link),
+    /// up to `limit` bytes.
+    static func readFileInSpool(_ path: String, root: String, limit: Int) throws(SpoolError) -> [UInt8] {
+        do { return try readWholeFileInSpool(path, root: root, limit: limit) } catch {
+            throw SpoolError(reading: error, path: path, limit: limit)
+        }
+    }
+}
+
 /// Reads a file named on the command line (links followed, as a user expects), up to 64 MiB.
 public func readFileForCommand(_ path: String) throws(SpoolError) -> [UInt8] {
     let limit = 64 * 1024 * 1024
