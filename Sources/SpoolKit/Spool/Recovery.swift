@@ -75,8 +75,13 @@ extension JobStore {
     /// holds it.
     func acquireRecoveryLock() -> FileDescriptor? {
         let path = layout.processorsDirectory + "/.recovery.lock"
-        guard let fd = try? FileSystem.open(path, OpenFlags.readOnly | OpenFlags.create | OpenFlags.noFollow)
-        else { return nil }
+        let fd: FileDescriptor
+        do { fd = try FileSystem.open(path, OpenFlags.readOnly | OpenFlags.create | OpenFlags.noFollow) } catch {
+            // Not a lock someone holds (that is a lock, not an error): a FIFO, a link, a
+            // directory put in its place, or a refusal. Recovery cannot run until it is mended.
+            Diagnostics.warn("recovery skipped: \(error); remove or repair \(layout.relative(path))")
+            return nil
+        }
         if (try? fd.lockExclusive(path: path)) == true { return fd }
         fd.close()
         return nil
