@@ -6,7 +6,9 @@ import Glibc
 /// gone and the target is the very file the source was (same device and inode).
 package enum AmbiguousRenames {
     /// Whether a rename that failed with `code` in fact happened.
-    package static func happenedDespite(_ code: Int32, sourceBefore: FileStatus?, source: [CChar], target: String) -> Bool {
+    package static func happenedDespite(_ code: Int32, sourceBefore: FileStatus?, source: [CChar], target: String)
+        -> Bool
+    {
         guard code == ENOENT || code == EEXIST, let sourceBefore else { return false }
         var raw = stat()
         let sourceGone = source.withUnsafeBufferPointer { Glibc.lstat($0.baseAddress!, &raw) } != 0 && errno == ENOENT

@@ -76,7 +76,7 @@ public struct ControlGroup: Sendable, Hashable {
 
     /// Removes the (empty) cgroup's directory; a cgroup already gone is not an error.
     public func remove() throws(SystemError) {
-        do { try FileSystem.removeDirectory(path) } catch where error.isNotFound {}
+        do { try FileSystem.removeDirectory(path) } catch  where error.isNotFound {}
     }
 
     /// The names of the child cgroups.

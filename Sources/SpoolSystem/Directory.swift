@@ -133,7 +133,8 @@ extension FileSystem {
         if case .success = result, let fault = LostReplyInjection.renameFault() { result = .failure(fault) }
         switch result {
         case .success: return
-        case .failure(let code) where AmbiguousRenames.happenedDespite(code, sourceBefore: before, source: path, target: target):
+        case .failure(let code)
+        where AmbiguousRenames.happenedDespite(code, sourceBefore: before, source: path, target: target):
             return
         case .failure(let code) where code == EINVAL || code == ENOSYS:
             // No renameat2 flags here (some network file systems): link, then unlink. link(2)

@@ -7,12 +7,16 @@ extension FileSystem {
     /// opened with openat(2) and `O_NOFOLLOW`, so neither `..` nor a symbolic link anywhere in
     /// the relative path can lead outside `root` (a payload names the file; a payload is input).
     /// Absolute paths, empty components, `.` and `..` are refused before any call is made.
-    package static func openReadingBeneath(_ root: String, _ relativePath: String) throws(BeneathPathError) -> FileDescriptor {
+    package static func openReadingBeneath(_ root: String, _ relativePath: String) throws(BeneathPathError)
+        -> FileDescriptor
+    {
         let components = relativePath.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
         if relativePath.hasPrefix("/") { throw .refused(relativePath, "it is absolute; name a file inside \(root)") }
         // A NUL would end the string for the kernel: "..\u{0}" must not pass as a plain name.
         if relativePath.utf8.contains(0) {
-            throw .refused(relativePath.split(separator: "\u{0}", omittingEmptySubsequences: false).joined(separator: "\\0"), "it contains a NUL byte")
+            throw .refused(
+                relativePath.split(separator: "\u{0}", omittingEmptySubsequences: false).joined(separator: "\\0"),
+                "it contains a NUL byte")
         }
         if relativePath.isEmpty || components.contains(where: { $0.isEmpty || $0 == "." || $0 == ".." }) {
             throw .refused(relativePath, "it must be a plain relative path without '.', '..' or empty parts")
@@ -127,7 +131,8 @@ extension FileSystem {
     /// opened with `O_NONBLOCK` (a FIFO there would hold the caller in open(2) for good) and
     /// must be a regular file; `O_NONBLOCK` is then cleared unless `flags` has it. Every
     /// refusal names the path and says what is there.
-    package static func openInSpool(_ path: String, root: String, _ flags: Int32, mode: mode_t = 0o644) throws(SystemError)
+    package static func openInSpool(_ path: String, root: String, _ flags: Int32, mode: mode_t = 0o644)
+        throws(SystemError)
         -> FileDescriptor
     {
         let relative = try relativeInSpool(path, root: root, operation: "open")

@@ -88,7 +88,9 @@ public enum OrphanReaper {
 
     /// Whether descriptor `descriptor` of process `pid` was opened for writing (its fdinfo flags).
     private static func isOpenForWriting(pid: String, descriptor: String) -> Bool {
-        guard let bytes = try? FileSystem.readWholeFile("/proc/\(pid)/fdinfo/\(descriptor)", limit: 4096) else { return false }
+        guard let bytes = try? FileSystem.readWholeFile("/proc/\(pid)/fdinfo/\(descriptor)", limit: 4096) else {
+            return false
+        }
         for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") where line.hasPrefix("flags:") {
             guard let flags = Int32(line.dropFirst(6).trimmingWhitespace(), radix: 8) else { return false }
             return flags & O_ACCMODE != O_RDONLY

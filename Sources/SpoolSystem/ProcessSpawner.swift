@@ -201,7 +201,11 @@ public enum ProcessSpawner {
                                         request.limit_resources = resourceBuffer.baseAddress
                                         request.limit_values = valueBuffer.baseAddress
                                         request.default_signals = signalBuffer.baseAddress
-                                        return SpawnedChildren.spawning { spool_spawn(&request, &pid) } pid: { pid }
+                                        return SpawnedChildren.spawning {
+                                            spool_spawn(&request, &pid)
+                                        } pid: {
+                                            pid
+                                        }
                                     }
                                 }
                             }

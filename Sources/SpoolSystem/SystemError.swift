@@ -111,7 +111,9 @@ package func retryingInterrupts<Value: FixedWidthInteger>(_ call: () -> Value) -
 extension SyscallResult {
     /// Turns an errno failure into a `SystemError` naming the operation and the paths.
     @inline(__always)
-    package func orThrow(_ operation: String, path: String? = nil, secondPath: String? = nil) throws(SystemError) -> Value {
+    package func orThrow(_ operation: String, path: String? = nil, secondPath: String? = nil) throws(SystemError)
+        -> Value
+    {
         switch self {
         case .success(let value): return value
         case .failure(let code): throw SystemError(operation, path: path, secondPath: secondPath, code: code)

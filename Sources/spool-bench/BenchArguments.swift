@@ -1,5 +1,5 @@
-import SpoolKit
 import SpoolJSON
+import SpoolKit
 import SpoolSystem
 
 /// The command line of the benchmark, as `spool bench` documents it: the options, their

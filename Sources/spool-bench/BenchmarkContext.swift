@@ -1,7 +1,7 @@
-import SpoolKit
-import Synchronization
-import SpoolSystem
 import SpoolJSON
+import SpoolKit
+import SpoolSystem
+import Synchronization
 
 /// Set when the benchmark is asked to stop (SIGINT, SIGTERM); every wait looks at it.
 final class BenchmarkCancellation: Sendable {

@@ -1,5 +1,5 @@
-import SpoolKit
 import SpoolJSON
+import SpoolKit
 import SpoolSystem
 
 /// What a figure of `spool bench` counts, and how it is written.

@@ -1,5 +1,5 @@
-import SpoolKit
 import SpoolJSON
+import SpoolKit
 import SpoolSystem
 
 /// Why a scenario could not run to its end: a process failed or timed out, a file could not be

@@ -1,5 +1,5 @@
-import SpoolKit
 import SpoolJSON
+import SpoolKit
 import SpoolSystem
 
 /// What one `spool bench` run found: where it ran, which scenarios ran and how they ended, and

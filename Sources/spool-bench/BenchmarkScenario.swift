@@ -1,5 +1,5 @@
-import SpoolKit
 import SpoolJSON
+import SpoolKit
 import SpoolSystem
 
 /// How big each scenario is: a full run (the figures the targets are about) or `--quick`, a

@@ -1,5 +1,5 @@
-import SpoolKit
 import SpoolJSON
+import SpoolKit
 import SpoolSystem
 
 /// A temporary spool of the benchmark, made with `spool init` by the measured binary, and the

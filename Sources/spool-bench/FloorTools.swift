@@ -1,5 +1,5 @@
-import SpoolKit
 import SpoolJSON
+import SpoolKit
 import SpoolSystem
 
 /// A program the benchmark compiles from the repository's `bench/` sources: ready at a path, or

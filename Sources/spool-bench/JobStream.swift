@@ -1,9 +1,9 @@
 import Dispatch
 import Foundation
-import SpoolKit
-import Synchronization
-import SpoolSystem
 import SpoolJSON
+import SpoolKit
+import SpoolSystem
+import Synchronization
 
 /// A producer on a dedicated thread that keeps dropping job files into a queue while a
 /// processor runs: each file is written in a staging directory and renamed into `queued/`, as

@@ -1,7 +1,7 @@
-import SpoolKit
-import Synchronization
-import SpoolSystem
 import SpoolJSON
+import SpoolKit
+import SpoolSystem
+import Synchronization
 
 /// Reads what a spool's event journal (`events/*.ndjson`) gained since the tail was made: the
 /// benchmark's view of when jobs were claimed and finished, written by the processor itself

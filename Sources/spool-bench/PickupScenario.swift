@@ -1,5 +1,5 @@
-import SpoolKit
 import SpoolJSON
+import SpoolKit
 import SpoolSystem
 
 /// `pickup`: how long a job waits between landing in `queued/` and its handler starting.

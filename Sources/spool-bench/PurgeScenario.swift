@@ -1,7 +1,7 @@
-import SpoolKit
-import Synchronization
-import SpoolSystem
 import SpoolJSON
+import SpoolKit
+import SpoolSystem
+import Synchronization
 
 /// `purge-60s`: a sustained run of built-in no-op jobs (relaxed, 2 workers) with retention
 /// purging finished jobs as it goes (`"retention": {"done": 1}`, a rescan every second, so each

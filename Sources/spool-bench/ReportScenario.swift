@@ -1,5 +1,5 @@
-import SpoolKit
 import SpoolJSON
+import SpoolKit
 import SpoolSystem
 
 /// `report-1g`: one job of the built-in `report` handler over a generated NDJSON file of 1 GiB

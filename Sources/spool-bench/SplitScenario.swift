@@ -1,5 +1,5 @@
-import SpoolKit
 import SpoolJSON
+import SpoolKit
 import SpoolSystem
 
 /// `split-1m`: a parent of a million items (`radar-1` …, submitted with `spool submit

@@ -1,5 +1,5 @@
-import SpoolKit
 import SpoolJSON
+import SpoolKit
 import SpoolSystem
 
 /// `spool-bench`: the benchmark, its own executable so that `spool` does not carry it. It

@@ -1,7 +1,7 @@
-import SpoolKit
-import Synchronization
-import SpoolSystem
 import SpoolJSON
+import SpoolKit
+import SpoolSystem
+import Synchronization
 
 /// The file the stamp probe appends to: one line `JOB-ID CLOCK_REALTIME-NANOSECONDS` per
 /// handler start (`bench/stamp.c`). Lines of several handlers never mix (each is one write

@@ -1,5 +1,5 @@
-import SpoolKit
 import SpoolJSON
+import SpoolKit
 import SpoolSystem
 
 /// Throughput: N no-op jobs queued beforehand, then one `spool run --drain` (or one floor run

@@ -1,5 +1,5 @@
-import SpoolKit
 import SpoolJSON
+import SpoolKit
 import SpoolSystem
 
 /// `spool bench`: the benchmark is its own executable, `spool-bench`, built beside `spool`

@@ -129,12 +129,15 @@ enum CompletionsCommand: Command {
         ]
         for command in commands {
             lines.append(
-                "complete -c spool -n __fish_use_subcommand -a \(command.name) -d '\(command.summary.replacingOccurrences(of: "'", with: ""))'")
+                "complete -c spool -n __fish_use_subcommand -a \(command.name) -d '\(command.summary.replacingOccurrences(of: "'", with: ""))'"
+            )
             for option in command.options {
-                lines.append("complete -c spool -n '__fish_seen_subcommand_from \(command.name)' -l \(option.dropFirst(2))")
+                lines.append(
+                    "complete -c spool -n '__fish_seen_subcommand_from \(command.name)' -l \(option.dropFirst(2))")
             }
         }
-        lines.append("complete -c spool -n '__fish_seen_subcommand_from \(takingIDs.joined(separator: " "))' -a '(__spool_ids)'")
+        lines.append(
+            "complete -c spool -n '__fish_seen_subcommand_from \(takingIDs.joined(separator: " "))' -a '(__spool_ids)'")
         lines.append("complete -c spool -n '__fish_seen_subcommand_from completions' -a 'bash zsh fish'")
         return lines.joined(separator: "\n")
     }

@@ -1,5 +1,5 @@
-import SpoolKit
 import SpoolJSON
+import SpoolKit
 import SpoolSystem
 
 enum SchedulesCommand: Command {
@@ -35,7 +35,8 @@ enum SchedulesCommand: Command {
                 var object = JSONObject([
                     ("name", .string(schedule.name)), ("cron", .string(schedule.cron.description)),
                     ("timezone", .string(schedule.timeZoneName)), ("catchUp", .string(schedule.catchUp.rawValue)),
-                    ("type", .string(schedule.template["type"]?.stringValue ?? "")), ("enabled", .bool(schedule.enabled)),
+                    ("type", .string(schedule.template["type"]?.stringValue ?? "")),
+                    ("enabled", .bool(schedule.enabled)),
                     ("next", .array(times.map(JSONValue.string))),
                 ])
                 if let last { object["consideredUpTo"] = .string(last) }

@@ -8,7 +8,10 @@ enum SpoolMain {
         CommandEntry(InitCommand.self), CommandEntry(RunCommand.self), CommandEntry(SubmitCommand.self),
         CommandEntry(ListCommand.self), CommandEntry(ShowCommand.self), CommandEntry(StatsCommand.self),
         CommandEntry(CancelCommand.self), CommandEntry(RetryCommand.self), CommandEntry(HoldCommand.self),
-        CommandEntry(ReleaseCommand.self), CommandEntry(ResultCommand.self), CommandEntry(LogsCommand.self), CommandEntry(EventsCommand.self), CommandEntry(WaitCommand.self), CommandEntry(CompletionsCommand.self), CommandEntry(TopCommand.self), CommandEntry(SchedulesCommand.self), CommandEntry(PurgeCommand.self), CommandEntry(FsckCommand.self),
+        CommandEntry(ReleaseCommand.self), CommandEntry(ResultCommand.self), CommandEntry(LogsCommand.self),
+        CommandEntry(EventsCommand.self), CommandEntry(WaitCommand.self), CommandEntry(CompletionsCommand.self),
+        CommandEntry(TopCommand.self), CommandEntry(SchedulesCommand.self), CommandEntry(PurgeCommand.self),
+        CommandEntry(FsckCommand.self),
         BenchCommand.entry,
     ]
 

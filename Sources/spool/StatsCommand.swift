@@ -1,5 +1,5 @@
-import SpoolKit
 import SpoolJSON
+import SpoolKit
 import SpoolSystem
 
 enum StatsCommand: Command {
@@ -29,7 +29,8 @@ enum StatsCommand: Command {
         var lines = ["total \(statistics.total)"]
         // Unfinished states on one line, finished on the next: both fit 80 columns.
         for group in [states.filter { !$0.isTerminal }, states.filter(\.isTerminal)] {
-            lines.append(group.map { "\($0.displayName) \(statistics.byState[$0, default: 0])" }.joined(separator: "  "))
+            lines.append(
+                group.map { "\($0.displayName) \(statistics.byState[$0, default: 0])" }.joined(separator: "  "))
         }
         lines.append(
             "ended per minute: "
@@ -47,8 +48,9 @@ enum StatsCommand: Command {
             for key in table.keys.sorted() {
                 let counts = table[key]!
                 lines.append(
-                    trim(String(key.prefix(13)).padding(toLength: 14)
-                        + states.map { column(String(counts[$0, default: 0]), 8) }.joined()))
+                    trim(
+                        String(key.prefix(13)).padding(toLength: 14)
+                            + states.map { column(String(counts[$0, default: 0]), 8) }.joined()))
             }
         }
         countTable("TYPE", statistics.byType)
@@ -56,18 +58,20 @@ enum StatsCommand: Command {
         if !statistics.types.isEmpty {
             lines.append("")
             lines.append(
-                trim("TYPE".padding(toLength: 14) + column("ENDED", 7) + column("FAIL%", 7) + column("P50 S", 9)
-                    + column("P95 S", 9) + column("P99 S", 9) + column("CPU S", 10) + column("PEAK RSS", 10)))
+                trim(
+                    "TYPE".padding(toLength: 14) + column("ENDED", 7) + column("FAIL%", 7) + column("P50 S", 9)
+                        + column("P95 S", 9) + column("P99 S", 9) + column("CPU S", 10) + column("PEAK RSS", 10)))
             for type in statistics.types.keys.sorted() {
                 let figures = statistics.types[type]!
                 let ended = figures.done + figures.failed + figures.cancelled
                 let rate = figures.failureRate.map { fixed($0 * 100, 1) } ?? "-"
                 lines.append(
-                    trim(String(type.prefix(13)).padding(toLength: 14) + column(String(ended), 7) + column(rate, 7)
-                        + column(figures.p50.map { fixed($0, 3) } ?? "-", 9)
-                        + column(figures.p95.map { fixed($0, 3) } ?? "-", 9)
-                        + column(figures.p99.map { fixed($0, 3) } ?? "-", 9)
-                        + column(fixed(figures.cpuSeconds, 2), 10) + column(bytes(figures.maximumRSS), 10)))
+                    trim(
+                        String(type.prefix(13)).padding(toLength: 14) + column(String(ended), 7) + column(rate, 7)
+                            + column(figures.p50.map { fixed($0, 3) } ?? "-", 9)
+                            + column(figures.p95.map { fixed($0, 3) } ?? "-", 9)
+                            + column(figures.p99.map { fixed($0, 3) } ?? "-", 9)
+                            + column(fixed(figures.cpuSeconds, 2), 10) + column(bytes(figures.maximumRSS), 10)))
             }
         }
         lines.append("")

@@ -75,7 +75,8 @@ enum TopCommand: Command {
             let filled = min(20, max(0, job.progress / 5))
             let bar = "[" + String(repeating: "#", count: filled) + String(repeating: ".", count: 20 - filled) + "]"
             lines.append(
-                "  " + String(job.id.prefix(29)).padding(toLength: 30) + String(job.type.prefix(10)).padding(toLength: 11)
+                "  " + String(job.id.prefix(29)).padding(toLength: 30)
+                    + String(job.type.prefix(10)).padding(toLength: 11)
                     + bar + " " + "\(job.progress)%".padding(toLength: 5) + StatsCommand.age(job.elapsed))
         }
         lines.append("")
@@ -85,7 +86,9 @@ enum TopCommand: Command {
         for failure in failures {
             let time = Timestamp.format(failure.time).dropFirst(11).prefix(8)
             let reason = failure.exit.map { "exit \($0)" } ?? "rejected or stopped"
-            lines.append("  \(time) " + String(failure.id.prefix(29)).padding(toLength: 30) + " \(failure.type.prefix(10)) \(reason)")
+            lines.append(
+                "  \(time) " + String(failure.id.prefix(29)).padding(toLength: 30)
+                    + " \(failure.type.prefix(10)) \(reason)")
         }
         return Array(lines.prefix(max(1, size.lines - 1)).map { String($0.prefix(size.columns)) })
     }

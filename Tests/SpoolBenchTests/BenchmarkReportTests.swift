@@ -1,9 +1,9 @@
+import SpoolJSON
 import SpoolKit
+import SpoolSystem
 import Testing
 
 @testable import spool_bench
-import SpoolJSON
-import SpoolSystem
 
 /// The benchmark's targets and report, on made-up figures (the measuring itself is run by
 /// SpoolCLITests/BenchTests.swift).

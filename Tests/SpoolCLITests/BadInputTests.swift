@@ -1,7 +1,7 @@
 import Foundation
 import Glibc
-import Testing
 import SpoolSystem
+import Testing
 
 /// Bad input never stops the processor and never loses a byte: each kind ends in failed/ with a
 /// reason naming the file, and list/show cope with it.
@@ -83,7 +83,9 @@ struct BadInputTests {
         #expect(
             spool.waitUntil(timeout: 10) {
                 let lines = ((try? Self.logEntries(of: spool)) ?? []).map(\.line)
-                return Self.badFiles.allSatisfy { file in lines.contains { $0.contains("rejected queued/\(file.name):") } }
+                return Self.badFiles.allSatisfy { file in
+                    lines.contains { $0.contains("rejected queued/\(file.name):") }
+                }
                     && lines.contains { $0.contains("rejected queued/hardlink.json:") }
             })
         let logEntries = try Self.logEntries(of: spool)

@@ -1,7 +1,7 @@
 import Foundation
 import Glibc
-import Testing
 import SpoolSystem
+import Testing
 
 /// Parents split into child batch jobs kept in subdirectories; the parent's counts and outcome
 /// derived from the tree.

@@ -1,7 +1,7 @@
 import Foundation
 import Glibc
-import Testing
 import SpoolSystem
+import Testing
 
 /// `spool bench`: CI runs every scenario of `--quick` here, on the debug build, and checks the
 /// report's shape; no figure is compared with a threshold (CI machines are too noisy). Without

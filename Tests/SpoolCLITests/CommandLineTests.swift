@@ -1,7 +1,7 @@
 import Foundation
 import Glibc
-import Testing
 import SpoolSystem
+import Testing
 
 /// The commands a person types, their output and their exit codes.
 @Suite("Command line")

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import SpoolSystem
+import Testing
 
 /// `spool completions`: the bash script loads and completes commands, options and job ids.
 @Suite("Shell completions")

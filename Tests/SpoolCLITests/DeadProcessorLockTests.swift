@@ -1,7 +1,7 @@
 import Foundation
 import Glibc
-import Testing
 import SpoolSystem
+import Testing
 
 /// Lock files of processors that are gone (issue 21): `processors/NAME.lock` of a processor killed
 /// with -9 is removed by the next processor's recovery pass and by `fsck --repair`, and reported by

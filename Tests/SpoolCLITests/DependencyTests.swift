@@ -1,7 +1,7 @@
 import Foundation
 import Glibc
-import Testing
 import SpoolSystem
+import Testing
 
 /// Type-level rules and job-level `after`: dependents made exactly once, chains, cycles, waits.
 @Suite("Dependencies")

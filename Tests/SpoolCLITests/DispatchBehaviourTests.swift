@@ -1,7 +1,7 @@
 import Foundation
 import Glibc
-import Testing
 import SpoolSystem
+import Testing
 
 @Suite("Dispatch behaviour")
 struct DispatchBehaviourTests {

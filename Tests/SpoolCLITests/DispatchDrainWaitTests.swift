@@ -1,7 +1,7 @@
 import Foundation
 import Glibc
-import Testing
 import SpoolSystem
+import Testing
 
 /// `spool run --drain` waits only for queued jobs due within `--drain-wait` seconds (issue 21).
 @Suite("Dispatch behaviour: how long a drain waits")

@@ -1,7 +1,7 @@
 import Foundation
 import Glibc
-import Testing
 import SpoolSystem
+import Testing
 
 /// The event journal: one NDJSON line per change of state, read back by `spool events`.
 @Suite("Event journal")
@@ -37,7 +37,9 @@ struct EventJournalTests {
 
         let events = try Self.events(spool)
         func transitions(_ id: String) -> [String] {
-            events.filter { $0["id"] as? String == id }.map { "\($0["from"] as? String ?? "new")>\($0["to"] as! String)" }
+            events.filter { $0["id"] as? String == id }.map {
+                "\($0["from"] as? String ?? "new")>\($0["to"] as! String)"
+            }
         }
         #expect(transitions(goodID) == ["new>queued", "queued>processing", "processing>done"])
         #expect(transitions("broken") == ["queued>processing", "processing>failed"])
@@ -106,7 +108,9 @@ struct EventJournalTests {
         // The follower may start after this submission: submit until one is seen.
         var id = ""
         let seen = spool.waitUntil(timeout: 20) {
-            if id.isEmpty || !spool.waitUntil(timeout: 0.5, { String(decoding: received.get(), as: UTF8.self).contains(id) }) {
+            if id.isEmpty
+                || !spool.waitUntil(timeout: 0.5, { String(decoding: received.get(), as: UTF8.self).contains(id) })
+            {
                 id = (try? spool.spool(["submit", "-"], input: #"{"type": "ok"}"#).standardOutput) ?? ""
                 id = id.trimmingCharacters(in: .whitespacesAndNewlines)
                 return false

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import SpoolSystem
+import Testing
 
 /// The quick start's example jobs, run against a copy of the embedded spool's configuration.
 @Suite("Examples")

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import SpoolSystem
+import Testing
 
 /// The exit-code contract, one row at a time: what each way of ending does to the job.
 @Suite("Exit-code contract")

@@ -1,7 +1,7 @@
 import Foundation
 import Glibc
-import Testing
 import SpoolSystem
+import Testing
 
 @Suite("spool fsck: finds each damage, repairs what is safe")
 struct FsckTests {

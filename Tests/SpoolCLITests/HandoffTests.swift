@@ -1,7 +1,7 @@
 import Foundation
 import Glibc
-import Testing
 import SpoolSystem
+import Testing
 
 /// Jobs handed over with the real rsync, and renames that report failure after succeeding
 /// (what NFS does when a reply is lost and the request is sent again).

@@ -1,7 +1,7 @@
 import Foundation
 import Glibc
-import Testing
 import SpoolSystem
+import Testing
 
 /// Hostile input (issue 8, groups 7-9): random mutations of valid jobs, hostile file names and
 /// kinds, and payloads made to look like shell: every file accounted for, nothing outside the

@@ -1,7 +1,7 @@
 import Foundation
 import Glibc
-import Testing
 import SpoolSystem
+import Testing
 
 /// logs, purge, retention, and retry timing.
 @Suite("Housekeeping")

@@ -1,7 +1,7 @@
 import Foundation
 import Glibc
-import Testing
 import SpoolSystem
+import Testing
 
 /// cancel, retry, hold and release, from another process than the processor.
 @Suite("Job control")
@@ -19,7 +19,9 @@ struct JobControlTests {
         // The shell creates the file before it writes the pid: wait for the pid itself.
         #expect(
             spool.waitUntil(timeout: 30) {
-                Int32(((try? String(contentsOfFile: pidFile, encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)) != nil
+                Int32(
+                    ((try? String(contentsOfFile: pidFile, encoding: .utf8)) ?? "").trimmingCharacters(
+                        in: .whitespacesAndNewlines)) != nil
             })
         let grandchild = try #require(
             Int32(try String(contentsOfFile: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))

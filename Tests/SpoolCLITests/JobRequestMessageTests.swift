@@ -1,7 +1,7 @@
 import Foundation
 import Glibc
-import Testing
 import SpoolSystem
+import Testing
 
 /// What cancel, retry and hold say when they cannot act (issue 21): a finished job is named as
 /// finished with what can be done instead, and a job whose file another process holds (a

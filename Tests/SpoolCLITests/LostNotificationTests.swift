@@ -1,7 +1,7 @@
 import Foundation
 import Glibc
-import Testing
 import SpoolSystem
+import Testing
 
 /// Lost notifications (issue 8, group 3), beside the inotify overflow (20,000 drops while the
 /// processor is stopped, ProcessingTests) and `--poll` (DispatchBehaviourTests): `queued/`

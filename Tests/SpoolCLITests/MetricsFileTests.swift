@@ -1,7 +1,7 @@
 import Foundation
 import Glibc
-import Testing
 import SpoolSystem
+import Testing
 
 /// `spool run --metrics-file`: a Prometheus text-format file whose numbers match `stats`.
 @Suite("Metrics file")
@@ -50,7 +50,9 @@ struct MetricsFileTests {
             guard let value = Double(valueText) ?? (valueText == "+Inf" ? .infinity : nil) else {
                 throw TestFailure("bad value in '\(line)'")
             }
-            let family = types[metric] != nil ? metric
+            let family =
+                types[metric] != nil
+                ? metric
                 : ["_bucket", "_sum", "_count"].compactMap { suffix in
                     metric.hasSuffix(suffix) ? String(metric.dropLast(suffix.count)) : nil
                 }.first { types[$0] == "histogram" }
@@ -123,17 +125,23 @@ struct MetricsFileTests {
             #expect(value("spool_jobs", ["state": state]).map { Int($0) } == stats[state] as? Int, "\(state)")
         }
         let types = try #require(stats["types"] as? [String: [String: Any]])
-        #expect(value("spool_job_transitions_total", ["type": "ok", "outcome": "done"]).map { Int($0) }
-            == types["ok"]?["done"] as? Int)
-        #expect(value("spool_job_transitions_total", ["type": "bad", "outcome": "failed"]).map { Int($0) }
-            == types["bad"]?["failed"] as? Int)
-        #expect(value("spool_job_duration_seconds_count", ["type": "ok"]) == value(
-            "spool_job_transitions_total", ["type": "ok", "outcome": "done"]))
+        #expect(
+            value("spool_job_transitions_total", ["type": "ok", "outcome": "done"]).map { Int($0) }
+                == types["ok"]?["done"] as? Int)
+        #expect(
+            value("spool_job_transitions_total", ["type": "bad", "outcome": "failed"]).map { Int($0) }
+                == types["bad"]?["failed"] as? Int)
+        #expect(
+            value("spool_job_duration_seconds_count", ["type": "ok"])
+                == value(
+                    "spool_job_transitions_total", ["type": "ok", "outcome": "done"]))
         #expect(value("spool_queue_age_seconds_count").map { Int($0) } == stats["queued"] as? Int)
         #expect(value("spool_workers") == 2)
         #expect(value("spool_workers_busy") == 0)
         // Rewritten by rename: no temporary is left beside it.
-        let leftovers = try FileManager.default.contentsOfDirectory(atPath: spool.scratch).filter { $0.hasPrefix("spool.prom.") }
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: spool.scratch).filter {
+            $0.hasPrefix("spool.prom.")
+        }
         #expect(leftovers.isEmpty)
     }
 }

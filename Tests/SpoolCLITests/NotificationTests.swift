@@ -1,7 +1,7 @@
 import Foundation
 import Glibc
-import Testing
 import SpoolSystem
+import Testing
 
 /// Notification commands per type: on start, done, failed and progress steps.
 @Suite("Notifications")
@@ -11,20 +11,23 @@ struct NotificationTests {
         let spool = try TestSpool(configuration: "{}")
         let trace = spool.scratch + "/notified.txt"
         // The notifier checks its stdin is the job's record before writing the event down.
-        let notifier = #"["/bin/sh", "-c", "tr -d ' \\n' | grep -q '\"type\":\"steps\"' && echo \"$SPOOL_EVENT $SPOOL_JOB_ID $SPOOL_PROGRESS\" >> \#(trace)"]"#
+        let notifier =
+            #"["/bin/sh", "-c", "tr -d ' \\n' | grep -q '\"type\":\"steps\"' && echo \"$SPOOL_EVENT $SPOOL_JOB_ID $SPOOL_PROGRESS\" >> \#(trace)"]"#
         let handler = TestSpool.shellHandler(
             "cat >/dev/null; for p in 30 60 100; do echo progress $p >&3; sleep 0.4; done; [ \"$SPOOL_JOB_ID\" != fails ]",
             extra: """
                 "maxAttempts": 1, "notify": {"start": \(notifier), "done": \(notifier), "failed": \(notifier),
                 "progress": \(notifier), "progressEvery": 50}
                 """)
-        try #"{"handlers": {"steps": \#(handler)}}"#.write(toFile: spool.root + "/spool.json", atomically: true, encoding: .utf8)
+        try #"{"handlers": {"steps": \#(handler)}}"#.write(
+            toFile: spool.root + "/spool.json", atomically: true, encoding: .utf8)
         try spool.drop("works.json", #"{"type": "steps"}"#)
         try spool.drop("fails.json", #"{"type": "steps"}"#)
         let processor = try spool.startProcessor()
         defer { _ = spool.stop(processor) }
         func lines() -> [String] {
-            ((try? String(contentsOfFile: trace, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init).sorted()
+            ((try? String(contentsOfFile: trace, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+                .sorted()
         }
         #expect(spool.waitUntil(timeout: 30) { lines().count >= 8 })
         // Late duplicates would show up here.

@@ -1,7 +1,7 @@
 import Foundation
 import Glibc
-import Testing
 import SpoolSystem
+import Testing
 
 /// What each way a handler can end does to its job.
 @Suite("Handler outcomes")

@@ -1,7 +1,7 @@
 import Foundation
 import Glibc
-import Testing
 import SpoolSystem
+import Testing
 
 /// Simulated power cuts (issue 8, group 2): `tests/scripts/power-cut.sh` on ext4 and XFS loop
 /// images shut down with FS_IOC_SHUTDOWN. Root only (skipped otherwise); the script skips, with

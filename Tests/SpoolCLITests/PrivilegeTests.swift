@@ -1,7 +1,7 @@
 import Foundation
 import Glibc
-import Testing
 import SpoolSystem
+import Testing
 
 /// Handlers never run as root unless configured (issue 8): a `user` per handler type (or for the
 /// whole spool), switched to in the child before exec. Most of it needs root; those parts skip
@@ -30,7 +30,9 @@ struct PrivilegeTests {
         try TestSpool.execute(program, arguments)
     }
 
-    @Test("a handler with \"user\": \"nobody\" runs as nobody, with nobody's groups and environment only", .enabled(if: isRoot, "switching users needs root"))
+    @Test(
+        "a handler with \"user\": \"nobody\" runs as nobody, with nobody's groups and environment only",
+        .enabled(if: isRoot, "switching users needs root"))
     func dropsToNobody() throws {
         // SPOOL_JOB_FILE may still be the job as dropped for the first moment (durable mode:
         // the start record lands after its commit), so the type is read from either form.
@@ -88,7 +90,9 @@ struct PrivilegeTests {
         #expect(try spool.record("n", in: "done")["ownerUID"] as? Int == 0)
     }
 
-    @Test("as root, a handler without a user is refused (78, naming it) unless --allow-root-handlers is given", .enabled(if: isRoot, "switching users needs root"))
+    @Test(
+        "as root, a handler without a user is refused (78, naming it) unless --allow-root-handlers is given",
+        .enabled(if: isRoot, "switching users needs root"))
     func rootRule() throws {
         let spool = try TestSpool(
             configuration: #"{"handlers": {"greet": {"command": ["/usr/bin/id", "-u"]}, "n": {"builtin": "noop"}}}"#)
@@ -123,7 +127,9 @@ struct PrivilegeTests {
         #expect(spoolLevel.standardError.contains(#"user "no-such-user-spool""#), "\(spoolLevel.standardError)")
     }
 
-    @Test("a type's notifiers run as its user: start, progress and done as nobody, with nobody's HOME", .enabled(if: isRoot, "switching users needs root"))
+    @Test(
+        "a type's notifiers run as its user: start, progress and done as nobody, with nobody's HOME",
+        .enabled(if: isRoot, "switching users needs root"))
     func notifiersAsUser() throws {
         let (spool, _) = try Self.reachableSpool { _ in
             let notifier = #"["/bin/sh", "-c", "echo \"notifier $SPOOL_EVENT uid=$(id -u) HOME=$HOME\""]"#
@@ -149,7 +155,9 @@ struct PrivilegeTests {
         #expect(spool.contents("logs/n.log")?.contains("uid=0 ") != true)
     }
 
-    @Test("a report's source command runs as the type's user: its uid, and what it cannot read", .enabled(if: isRoot, "switching users needs root"))
+    @Test(
+        "a report's source command runs as the type's user: its uid, and what it cannot read",
+        .enabled(if: isRoot, "switching users needs root"))
     func reportSourceCommand() throws {
         let (spool, _) = try Self.reachableSpool { secret in
             // One record: the command's uid, and the root-only file's text or "denied".
@@ -170,7 +178,9 @@ struct PrivilegeTests {
         #expect(result.contains(#""uid":"65534""#) && result.contains(#""secret":"denied""#), "\(result)")
     }
 
-    @Test("not root: a handler configured for another user is a configuration error; its own user runs", .enabled(if: isRoot && hasSetpriv, "switching users needs root and setpriv (util-linux)"))
+    @Test(
+        "not root: a handler configured for another user is a configuration error; its own user runs",
+        .enabled(if: isRoot && hasSetpriv, "switching users needs root and setpriv (util-linux)"))
     func nonRootProcessor() throws {
         let asNobody = ["--reuid=65534", "--regid=65534", "--clear-groups", TestSpool.binary]
         let spool = try TestSpool(

@@ -1,7 +1,7 @@
 import Foundation
 import Glibc
-import Testing
 import SpoolSystem
+import Testing
 
 /// The processor end to end, on real spools, with real processes, signals and inotify.
 @Suite("Processing", .serialized)

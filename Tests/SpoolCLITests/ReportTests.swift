@@ -1,9 +1,9 @@
 import Foundation
 import Glibc
+import SpoolSystem
 import Testing
 
 @testable import SpoolKit
-import SpoolSystem
 
 /// Report spools: a data directory of generated records and a `report` type, masked by role.
 enum ReportFixtures {

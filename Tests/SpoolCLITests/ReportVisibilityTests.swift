@@ -1,9 +1,9 @@
 import Foundation
 import Glibc
+import SpoolSystem
 import Testing
 
 @testable import SpoolKit
-import SpoolSystem
 
 @Suite("Reports: what readers see")
 struct ReportVisibilityTests {

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import SpoolSystem
+import Testing
 
 /// Memory, CPU, descriptor and output limits, each failing the job with the limit named.
 @Suite("Resource limits")

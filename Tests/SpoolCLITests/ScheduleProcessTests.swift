@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import SpoolSystem
+import Testing
 
 /// Schedules fired by real processors sharing one spool.
 @Suite("Schedules with processors")

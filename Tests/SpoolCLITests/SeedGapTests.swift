@@ -67,7 +67,8 @@ extension SeedGapTests {
         #expect(spool.jobIDs(in: "failed") == ["bad"])
         let badRule = try spool.spool(["run", "--drain"], input: nil)
         #expect(badRule.status == 0)
-        try #"{"handlers": {"a": {"builtin": "noop"}}, "rules": [{"after": ["a"], "enabled": "no", "create": {"type": "a"}}]}"#
+        try
+            #"{"handlers": {"a": {"builtin": "noop"}}, "rules": [{"after": ["a"], "enabled": "no", "create": {"type": "a"}}]}"#
             .write(toFile: spool.root + "/spool.json", atomically: true, encoding: .utf8)
         let refused = try spool.spool(["list"])
         #expect(refused.status == 78, "\(refused.standardError)")
@@ -105,7 +106,8 @@ extension SeedGapTests {
 }
 
 extension SeedGapTests {
-    @Test("who created it: the submitter's user name beside its uid, in the record and in show; a forged one is replaced")
+    @Test(
+        "who created it: the submitter's user name beside its uid, in the record and in show; a forged one is replaced")
     func createdBy() throws {
         let spool = try TestSpool(configuration: #"{"handlers": {"t": {"builtin": "noop"}}}"#)
         try spool.drop("c.json", #"{"type": "t", "createdBy": "someone-else"}"#)

@@ -1,7 +1,7 @@
 import Foundation
 import Glibc
-import Testing
 import SpoolSystem
+import Testing
 
 /// `spool stats`: counts from the directories, the rest from the event journal.
 @Suite("Statistics")
@@ -34,13 +34,16 @@ struct StatisticsTests {
 
         let result = try spool.spool(["stats", "--json"])
         #expect(result.status == 0)
-        let stats = try #require(try JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8)) as? [String: Any])
+        let stats = try #require(
+            try JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8)) as? [String: Any])
 
         // Counts: each state directory, and each type and project from the files themselves.
         var byType: [String: [String: Int]] = [:]
         var byProject: [String: [String: Int]] = [:]
         var total = 0
-        for (directory, name) in [("queued", "queued"), ("processing", "running"), ("done", "done"), ("failed", "failed")] {
+        for (directory, name) in [
+            ("queued", "queued"), ("processing", "running"), ("done", "done"), ("failed", "failed"),
+        ] {
             let jobs = spool.jobIDs(in: directory)
             total += jobs.count
             #expect(stats[name] as? Int == jobs.count, "\(name)")
@@ -75,7 +78,9 @@ struct StatisticsTests {
             for (name, fraction) in [("p50", 0.5), ("p95", 0.95), ("p99", 0.99)] {
                 #expect(abs(reported[name]! - Self.percentile(durations, fraction)) < 0.0006, "\(type) \(name)")
             }
-            let cpu = endings.filter { $0["type"] as? String == type }.compactMap { ($0["cpuSeconds"] as? NSNumber)?.doubleValue }
+            let cpu = endings.filter { $0["type"] as? String == type }.compactMap {
+                ($0["cpuSeconds"] as? NSNumber)?.doubleValue
+            }
             #expect(abs((figures["cpuSeconds"] as? Double ?? -1) - cpu.reduce(0, +)) < 0.01)
         }
         #expect(types["bad"]?["failureRate"] as? Double == 1)
@@ -94,7 +99,8 @@ struct StatisticsTests {
     @Test("finished jobs the journal no longer knows are counted from their files")
     func jobsBeyondTheJournalAreCounted() throws {
         let spool = try TestSpool(configuration: #"{"handlers": {"ok": {"command": ["/bin/true"]}}}"#)
-        try #"{"type": "ok", "status": "done"}"#.write(toFile: spool.root + "/done/old.json", atomically: true, encoding: .utf8)
+        try #"{"type": "ok", "status": "done"}"#.write(
+            toFile: spool.root + "/done/old.json", atomically: true, encoding: .utf8)
         let stats = try #require(
             try JSONSerialization.jsonObject(with: Data(try spool.spool(["stats", "--json"]).standardOutput.utf8))
                 as? [String: Any])

@@ -1,7 +1,7 @@
 import Foundation
 import Glibc
-import Testing
 import SpoolSystem
+import Testing
 
 /// Storage errors (issue 8, group 6): an injected EIO (the `SPOOL_INJECT_FAULTS` seam) and a
 /// real full file system (a small tmpfs, root only). No success is reported for what did not

@@ -1,7 +1,7 @@
 import Foundation
 import Glibc
-import Testing
 import SpoolSystem
+import Testing
 
 /// A small tmpfs for a spool that can run out of space (root only), unmounted when released,
 /// whatever the test did.

@@ -1,7 +1,7 @@
 import Foundation
 import Glibc
-import Testing
 import SpoolSystem
+import Testing
 
 /// `spool run` under systemd's Type=notify, with a fake NOTIFY_SOCKET listener.
 @Suite("systemd notification")
@@ -63,10 +63,13 @@ struct SystemdNotifyTests {
         return process
     }
 
-    @Test("READY=1, STATUS lines and watchdog pings, then STOPPING=1 (path and abstract sockets)", arguments: [false, true])
+    @Test(
+        "READY=1, STATUS lines and watchdog pings, then STOPPING=1 (path and abstract sockets)",
+        arguments: [false, true])
     func notifiesSystemd(abstract: Bool) throws {
         let spool = try TestSpool(configuration: #"{"handlers": {"ok": {"command": ["/bin/true"]}}}"#)
-        let name = abstract ? "@spool-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max))" : spool.scratch + "/notify.sock"
+        let name =
+            abstract ? "@spool-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max))" : spool.scratch + "/notify.sock"
         let listener = try Listener(name: name)
         let processor = try startProcessor(spool, socket: name)
         defer {

@@ -1,7 +1,7 @@
 import Foundation
 import Glibc
-import Testing
 import SpoolSystem
+import Testing
 
 /// Control characters from a submitter's job or a handler's output (issue 21): on a terminal,
 /// `show`, `logs`, `list`, `events` and `result` make them visible (`\u001b`, `\xff` for a byte

@@ -1,7 +1,7 @@
 import Foundation
 import Glibc
-import Testing
 import SpoolSystem
+import Testing
 
 /// A temporary spool driven through the built `spool` binary, removed when the test ends.
 final class TestSpool: @unchecked Sendable {

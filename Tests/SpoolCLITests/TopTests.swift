@@ -1,7 +1,7 @@
 import Foundation
 import Glibc
-import Testing
 import SpoolSystem
+import Testing
 
 /// `spool top` in a real terminal: tmux (installed by .ci/run) with send-keys and capture-pane.
 @Suite("Live view under tmux")
@@ -16,12 +16,14 @@ struct TopTests {
         func run(_ arguments: [String]) throws -> String {
             let path = NSTemporaryDirectory() + socket + "-\(UInt32.random(in: 0...UInt32.max)).out"
             defer { unlink(path) }
-            let quoted = (["tmux", "-L", socket] + arguments).map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }
+            let quoted = (["tmux", "-L", socket] + arguments).map {
+                "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'"
+            }
             let command = quoted.joined(separator: " ") + " > " + path + " 2>/dev/null < /dev/null"
             var pid: pid_t = 0
             let words: [String] = ["/bin/sh", "-c", command]
             var argv: [UnsafeMutablePointer<CChar>?] = words.map { strdup($0) } + [nil]
-            defer { argv.forEach { free($0) } }
+            defer { for pointer in argv { free(pointer) } }
             guard posix_spawn(&pid, "/bin/sh", nil, nil, &argv, environ) == 0 else { throw TestFailure("spawn failed") }
             var status: Int32 = 0
             while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
@@ -42,7 +44,9 @@ struct TopTests {
         let processor = try spool.startProcessor()
         defer { _ = spool.stop(processor) }
         let tmux = Tmux()
-        try tmux.run(["new-session", "-d", "-x", "80", "-y", "24", "TERM=xterm \(TestSpool.binary) top --spool \(spool.root)"])
+        try tmux.run([
+            "new-session", "-d", "-x", "80", "-y", "24", "TERM=xterm \(TestSpool.binary) top --spool \(spool.root)",
+        ])
         try tmux.run(["set-option", "-g", "remain-on-exit", "on"])
         func screen() -> String { (try? tmux.run(["capture-pane", "-p"])) ?? "" }
         #expect(spool.waitUntil(timeout: 20) { screen().contains("spool top") })
@@ -67,12 +71,19 @@ struct TopTests {
         let spool = try TestSpool(configuration: #"{"handlers": {"ok": {"command": ["/bin/true"]}}}"#)
         let tmux = Tmux()
         let output = spool.scratch + "/top.out"
-        try tmux.run(["new-session", "-d", "-x", "80", "-y", "24", "TERM=dumb \(TestSpool.binary) top --spool \(spool.root) > \(output)"])
-        #expect(spool.waitUntil(timeout: 20) { (try? String(contentsOfFile: output, encoding: .utf8))?.contains("RUNNING") == true })
+        try tmux.run([
+            "new-session", "-d", "-x", "80", "-y", "24",
+            "TERM=dumb \(TestSpool.binary) top --spool \(spool.root) > \(output)",
+        ])
+        #expect(
+            spool.waitUntil(timeout: 20) {
+                (try? String(contentsOfFile: output, encoding: .utf8))?.contains("RUNNING") == true
+            })
         #expect(try spool.spool(["submit", "--type", "ok"]).status == 0)
-        #expect(spool.waitUntil(timeout: 10) {
-            (try? String(contentsOfFile: output, encoding: .utf8))?.contains("queued 1") == true
-        })
+        #expect(
+            spool.waitUntil(timeout: 10) {
+                (try? String(contentsOfFile: output, encoding: .utf8))?.contains("queued 1") == true
+            })
         let text = try String(contentsOfFile: output, encoding: .utf8)
         #expect(!text.contains("\u{1B}"))
     }

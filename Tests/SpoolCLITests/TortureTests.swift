@@ -1,7 +1,7 @@
 import Foundation
 import Glibc
-import Testing
 import SpoolSystem
+import Testing
 
 /// Proofs of the promises under abuse (issue 8). Each runs a short form in CI; the long forms
 /// run the same code for longer: `sh tests/scripts/torture.sh NAME SECONDS` (see README, "Tests").

@@ -1,7 +1,7 @@
 import Foundation
 import Glibc
-import Testing
 import SpoolSystem
+import Testing
 
 /// `spool wait` and `spool submit --wait`: exit statuses, and no busy loop.
 @Suite("Waiting for jobs")
@@ -68,7 +68,7 @@ struct WaitTests {
         var pid: pid_t = 0
         let arguments = [TestSpool.binary, "wait", id, "--timeout", "5", "--spool", spool.root]
         var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
+        defer { for pointer in argv { free(pointer) } }
         #expect(posix_spawn(&pid, TestSpool.binary, nil, nil, &argv, environ) == 0)
         var status: Int32 = 0
         var usage = rusage()
@@ -76,7 +76,8 @@ struct WaitTests {
         repeat { reaped = wait4(pid, &status, 0, &usage) } while reaped == -1 && errno == EINTR
         #expect(reaped == pid)
         #expect((status >> 8) & 0xff == 75)
-        let cpu = Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
+        let cpu =
+            Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
             + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1_000_000
         #expect(cpu < 0.05, "spool wait used \(cpu) s of CPU in 5 s")
     }

@@ -1,9 +1,9 @@
 import Glibc
+import SpoolJSON
+import SpoolSystem
 import Testing
 
 @testable import SpoolKit
-import SpoolJSON
-import SpoolSystem
 
 @Suite("CSV")
 struct CSVTests {

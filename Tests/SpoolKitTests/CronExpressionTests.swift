@@ -1,8 +1,8 @@
 import Foundation
+import SpoolSystem
 import Testing
 
 @testable import SpoolKit
-import SpoolSystem
 
 /// Cron expressions: parsing, next fire times, and errors that name the field.
 @Suite("Cron expressions")

@@ -1,9 +1,9 @@
 import Foundation
+import SpoolJSON
+import SpoolSystem
 import Testing
 
 @testable import SpoolKit
-import SpoolJSON
-import SpoolSystem
 
 @Suite("Durability modes and the group committer")
 struct DurabilityTests {
@@ -29,7 +29,10 @@ struct DurabilityTests {
 
     @Test("a processor's store groups its commits; one-shot stores flush at once; relaxed never")
     func strategies() {
-        if case .grouped = CommitStrategy.forStore(.durable, isProcessor: true, root: "/tmp") {} else { Issue.record("not grouped") }
+        if case .grouped = CommitStrategy.forStore(.durable, isProcessor: true, root: "/tmp") {
+        } else {
+            Issue.record("not grouped")
+        }
         if case .immediate = CommitStrategy.forStore(.durable, isProcessor: false, root: "/tmp") {
         } else {
             Issue.record("not immediate")
@@ -38,7 +41,10 @@ struct DurabilityTests {
         } else {
             Issue.record("not immediate")
         }
-        if case .none = CommitStrategy.forStore(.relaxed, isProcessor: true, root: "/tmp") {} else { Issue.record("not none") }
+        if case .none = CommitStrategy.forStore(.relaxed, isProcessor: true, root: "/tmp") {
+        } else {
+            Issue.record("not none")
+        }
     }
 
     @Test("concurrent commits all return once flushed, sharing flushes")
@@ -158,7 +164,9 @@ struct DurabilityTests {
         try committer.commit(["/nonexistent-spool-path-\(UUID().uuidString)"])
     }
 
-    @Test("a start under group commit: the handler reads the running record at once, it lands after its commit, recovery never takes the job meanwhile")
+    @Test(
+        "a start under group commit: the handler reads the running record at once, it lands after its commit, recovery never takes the job meanwhile"
+    )
     func recordLanding() throws {
         let directory = NSTemporaryDirectory() + "spool-landing-" + JobID.randomSuffix(8)
         defer { try? FileManager.default.removeItem(atPath: directory) }
@@ -209,10 +217,12 @@ struct DurabilityTests {
         // Look-alike start records that recovery must not believe: another owner, and a second
         // name of a file (a hard link).
         let forgedOwner = layout.temporaryDirectory + "/" + JobStore.startLabel(failing) + ".1-2.3.tmp"
-        try #"{"type": "work", "status": "running", "attempts": 1, "processor": {"name": "gone-1-1"}, "ownerUID": 4242}"#
+        try
+            #"{"type": "work", "status": "running", "attempts": 1, "processor": {"name": "gone-1-1"}, "ownerUID": 4242}"#
             .write(toFile: forgedOwner, atomically: false, encoding: .utf8)
         let linkedTarget = directory + "/elsewhere.json"
-        try #"{"type": "work", "status": "running", "attempts": 1, "processor": {"name": "gone-1-1"}, "ownerUID": \#(getuid())}"#
+        try
+            #"{"type": "work", "status": "running", "attempts": 1, "processor": {"name": "gone-1-1"}, "ownerUID": \#(getuid())}"#
             .write(toFile: linkedTarget, atomically: false, encoding: .utf8)
         try FileManager.default.linkItem(
             atPath: linkedTarget, toPath: layout.temporaryDirectory + "/" + JobStore.startLabel(failing) + ".1-2.4.tmp")

@@ -1,9 +1,9 @@
 import Foundation
+import SpoolJSON
+import SpoolSystem
 import Testing
 
 @testable import SpoolKit
-import SpoolJSON
-import SpoolSystem
 
 /// A program that embeds SpoolKit registers in-process handlers.
 @Suite("Embedding")

@@ -1,7 +1,7 @@
 import Glibc
 import SpoolKit
-import Testing
 import SpoolSystem
+import Testing
 
 /// The `user` keys of spool.json and the rule `spool run` applies at start (issue 8), checked
 /// without running anything: as if the processor were root, or another uid.

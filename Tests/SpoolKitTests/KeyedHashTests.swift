@@ -1,7 +1,7 @@
+import SpoolSystem
 import Testing
 
 @testable import SpoolKit
-import SpoolSystem
 
 @Suite("Keyed hash")
 struct KeyedHashTests {

@@ -1,8 +1,8 @@
+import SpoolJSON
+import SpoolSystem
 import Testing
 
 @testable import SpoolKit
-import SpoolJSON
-import SpoolSystem
 
 @Suite("Masking")
 struct MaskingTests {

@@ -1,8 +1,8 @@
 import Foundation
+import SpoolSystem
 import Testing
 
 @testable import SpoolKit
-import SpoolSystem
 
 /// Schedules driven with an injected clock on a real spool: slots fire once with several
 /// processors, and catch-up after a downtime follows the schedule's policy.

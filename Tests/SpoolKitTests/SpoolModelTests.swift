@@ -1,7 +1,7 @@
+import SpoolSystem
 import Testing
 
 @testable import SpoolKit
-import SpoolSystem
 
 @Suite("Job ids, records and configuration")
 struct SpoolModelTests {

@@ -1,9 +1,9 @@
 import Foundation
 import Glibc
+import SpoolSystem
 import Testing
 
 @testable import SpoolKit
-import SpoolSystem
 
 /// A journal in a temporary spool directory whose day file is, at first, a symbolic link: the
 /// journal never follows one, so nothing can be appended until `unblock()`.

@@ -1,7 +1,7 @@
+import SpoolSystem
 import Testing
 
 @testable import SpoolKit
-import SpoolSystem
 
 @Suite("Control characters made visible for a terminal")
 struct TerminalTextTests {

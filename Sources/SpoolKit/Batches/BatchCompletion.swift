@@ -1,5 +1,6 @@
 import SpoolJSON
 import SpoolSystem
+
 /// A parent held for a rewrite: its record in `processing/` and the flock on that file that
 /// serialises everyone who derives it (processors finishing children, users' requests).
 struct LockedParent {

@@ -1,4 +1,5 @@
 import SpoolSystem
+
 /// Users' requests on parents cascade to their children: cancel and hold reach every unfinished
 /// child, retry re-queues only the children that failed or were cancelled.
 extension JobStore {

@@ -1,5 +1,5 @@
-import Synchronization
 import SpoolSystem
+import Synchronization
 
 /// A processor's side of batches: after a child finishes, its parent is settled at once when
 /// that may end it (no child left unfinished, or a failure under `fail`/`failFast`), and

@@ -1,5 +1,6 @@
 import SpoolJSON
 import SpoolSystem
+
 /// What a parent's children become when a child fails (seed 001's default is `complete`).
 public enum ChildFailurePolicy: String, Sendable, CaseIterable {
     /// Run every child; the parent ends in `done/`, its `error` naming how many children failed.

@@ -1,5 +1,6 @@
 import SpoolJSON
 import SpoolSystem
+
 /// The status a parent's record has in `processing/` once its children are published: it is
 /// waiting for them, owned by its tree rather than by a processor, so recovery leaves it alone.
 public enum BatchStatus {

@@ -1,6 +1,6 @@
-import Synchronization
 import SpoolJSON
 import SpoolSystem
+import Synchronization
 
 /// A parent's children as the directories hold them: `STATE/PARENT/CHILD.json` for each state.
 /// Everything the spool says about a batch is derived from this tree, so it cannot drift.

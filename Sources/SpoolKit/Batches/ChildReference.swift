@@ -1,4 +1,5 @@
 import SpoolSystem
+
 /// The ids of child batch jobs. A parent's children live in subdirectories named after it, one
 /// per state directory (`queued/PARENT/0001.json`, `done/PARENT/0001.json`, …), so a child's
 /// id is `PARENT/NUMBER`: the parent's id, a slash, and its zero-padded batch number. Both parts

@@ -1,4 +1,5 @@
 import SpoolSystem
+
 /// The processor's side of `control/`: applies cancel requests and held types. Runs on the
 /// watcher thread, at start, when `control/` changes, and at every rescan.
 struct ControlLoop {

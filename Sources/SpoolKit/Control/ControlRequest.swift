@@ -1,5 +1,6 @@
 import SpoolJSON
 import SpoolSystem
+
 /// A user's request to cancel a job, as recorded in the request file and in the job's record.
 public struct CancelRequest: Sendable, Equatable {
     public let jobID: String

@@ -1,5 +1,6 @@
 import SpoolJSON
 import SpoolSystem
+
 /// What `cancel` did.
 public enum CancelOutcome: Sendable, Equatable {
     /// The job was waiting (queued or held) and is now in `cancelled/`.
@@ -67,7 +68,8 @@ extension JobStore {
         // recovery away meanwhile.)
         var verified = record
         verified.set(
-            "ownerUID", JSONValue(Int(JobOwnership.submitter(fileOwner: opened.ownerID, record: record, layout: layout))))
+            "ownerUID",
+            JSONValue(Int(JobOwnership.submitter(fileOwner: opened.ownerID, record: record, layout: layout))))
         return TakenJob(id: id, record: verified, lock: fd, from: state)
     }
 
@@ -156,7 +158,8 @@ extension JobStore {
         } else if FileSystem.isRealDirectory(layout.batchDirectory(id, in: .queued)) {
             let tree = BatchTree(layout: layout, parent: id)
             cancelUnfinishedChildren(
-                of: id, progress: BatchProgress(childCount: 0, counted: []).with(census: tree.census()), request: request)
+                of: id, progress: BatchProgress(childCount: 0, counted: []).with(census: tree.census()),
+                request: request)
         }
     }
 
@@ -205,7 +208,8 @@ extension JobStore {
             from: state, by: user,
             keys: [
                 "attempts", "deferredAttempts", "startedAt", "finishedAt", "durationSeconds", "exitCode", "signal",
-                "error", "progress", "processor", "cancelledAt", "cancelledBy", "result", "records", "cpuSeconds", "maxRSS",
+                "error", "progress", "processor", "cancelledAt", "cancelledBy", "result", "records", "cpuSeconds",
+                "maxRSS",
             ])
         record.set("notBefore", nil)
         try settle(taken, to: .queued, record: record)

@@ -1,4 +1,5 @@
 import SpoolSystem
+
 /// A finished job removed (or, in a dry run, that would be removed) by a purge.
 public struct PurgedJob: Sendable, Equatable {
     public let id: String

@@ -1,5 +1,6 @@
 import SpoolJSON
 import SpoolSystem
+
 /// When a finished job counts for a dependency.
 public enum DependencyCondition: String, Sendable, CaseIterable {
     /// Only when it ended in `done/`.

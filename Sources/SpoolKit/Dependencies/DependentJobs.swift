@@ -1,5 +1,6 @@
 import SpoolJSON
 import SpoolSystem
+
 /// Type-level rules at work: when a job finishes, the rules that wait for its type note it in
 /// `deps/RULE/KEY/TYPE`, and the one that finds every type of its `after` noted for the key
 /// publishes the dependent under the deterministic id `RULE@KEY` (with `publishOnce`), then

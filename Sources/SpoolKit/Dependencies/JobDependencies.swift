@@ -1,5 +1,6 @@
 import SpoolJSON
 import SpoolSystem
+
 /// Job-level dependencies: a job listing `"after": ["ID", …]` waits in `waiting/` until those
 /// jobs have finished (`"afterCondition"`: `onSuccess`, the default, or `onCompletion`). If a
 /// dependency ends so that the condition can never be met, the waiting job is cancelled with

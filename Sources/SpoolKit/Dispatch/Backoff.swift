@@ -1,4 +1,5 @@
 import SpoolSystem
+
 /// Retry backoff: attempt n waits `min(maximum, base × 2^(n-1))` seconds, less a random jitter
 /// of up to 20 %, so that jobs failing together do not all come due again at the same moment.
 public struct Backoff: Sendable, Equatable {

@@ -1,4 +1,5 @@
 import SpoolSystem
+
 /// A binary min-heap under a caller-given order: O(log n) insert and removal of the first.
 struct Heap<Element> {
     private(set) var storage: [Element] = []

@@ -1,4 +1,5 @@
 import SpoolSystem
+
 /// Keeps every process of a job inside the job, so that nothing of it outlives it: not a
 /// descendant that calls `setsid()`, not a double fork, not the processor's death.
 ///

@@ -1,4 +1,5 @@
 import SpoolSystem
+
 /// What dispatch needs to know of a queued job, read once when it arrives.
 public struct IndexEntry: Sendable, Equatable {
     public let id: String

@@ -1,5 +1,5 @@
-import Synchronization
 import SpoolSystem
+import Synchronization
 
 /// A value shared between threads, guarded by a mutex. A class, so that it can be shared.
 package final class Locked<Value: Sendable>: Sendable {

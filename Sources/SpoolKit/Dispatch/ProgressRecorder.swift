@@ -1,6 +1,6 @@
-import Synchronization
 import SpoolJSON
 import SpoolSystem
+import Synchronization
 
 /// Records a running job's progress in its file, at most every quarter second.
 final class ProgressRecorder: Sendable {

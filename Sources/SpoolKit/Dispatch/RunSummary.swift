@@ -1,4 +1,5 @@
 import SpoolSystem
+
 /// Counts of what one `spool run` did, printed when it exits.
 public struct RunSummary: Sendable, Equatable {
     public var done = 0

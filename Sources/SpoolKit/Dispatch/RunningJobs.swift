@@ -1,5 +1,5 @@
-import Synchronization
 import SpoolSystem
+import Synchronization
 
 /// The jobs this processor is running, so that a shutdown can ask each to stop.
 final class RunningJobs: Sendable {

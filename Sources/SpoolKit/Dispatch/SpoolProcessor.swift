@@ -1,6 +1,6 @@
 import Foundation
-import Synchronization
 import SpoolSystem
+import Synchronization
 
 /// The long-running processor, `spool run`: watches `queued/`, keeps the dispatch index, and
 /// runs jobs on a pool of worker threads until stopped (or, when draining, until nothing is
@@ -160,7 +160,8 @@ public final class SpoolProcessor: Sendable {
         var nextMetrics = ProcessInfoLite.monotonicNow()
         func writeMetrics() {
             metricsFile?.write(
-                metrics: store.metrics, listing: JobListing(spool: spool), workers: workerCount, busy: queue.load.running)
+                metrics: store.metrics, listing: JobListing(spool: spool), workers: workerCount,
+                busy: queue.load.running)
             nextMetrics = ProcessInfoLite.monotonicNow() + configuration.metricsInterval
         }
         // Under systemd (Type=notify): ready now, then a status line and watchdog pings.

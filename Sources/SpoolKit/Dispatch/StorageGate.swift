@@ -1,5 +1,5 @@
-import Synchronization
 import SpoolSystem
+import Synchronization
 
 /// Claiming stops while the spool's storage refuses writes.
 ///

@@ -1,5 +1,6 @@
 import SpoolJSON
 import SpoolSystem
+
 /// Runs a configured command for each job: spawned directly with an argv (never a shell), in its
 /// own process group, with
 ///

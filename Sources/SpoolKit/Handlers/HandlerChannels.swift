@@ -1,5 +1,6 @@
 import SpoolJSON
 import SpoolSystem
+
 /// What a handler writes besides its result, relayed by the supervisor: progress lines on fd 3
 /// and standard error on fd 2, which becomes timestamped, levelled lines in the job's log.
 ///

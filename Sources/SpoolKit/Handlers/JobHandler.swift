@@ -1,6 +1,6 @@
-import Synchronization
 import SpoolJSON
 import SpoolSystem
+import Synchronization
 
 /// What a handler is asked to do: one attempt of one job.
 public struct HandlerInvocation: Sendable {

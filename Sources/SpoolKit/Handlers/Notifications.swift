@@ -100,7 +100,8 @@ enum Notifier {
             process.closeDescriptors()
             if termination != .exited(0) {
                 JobLog.append(
-                    layout, id: id, .warning, "\(event) notifier '\(arguments[0])' failed: \(termination); the job is unaffected")
+                    layout, id: id, .warning,
+                    "\(event) notifier '\(arguments[0])' failed: \(termination); the job is unaffected")
             }
         }
         reaper.start()

@@ -1,5 +1,6 @@
 import SpoolJSON
 import SpoolSystem
+
 /// The one-line progress protocol a handler speaks on descriptor 3 (`$SPOOL_PROGRESS_FD`):
 ///
 ///     progress 40                             # percent done, 0-100 (a decimal is rounded down)

@@ -1,5 +1,6 @@
 import SpoolJSON
 import SpoolSystem
+
 /// Sending jobs to another spool: a claimed job whose type (or `"route"`) a route forwards is
 /// written into `outbox/ROUTE/ID.json` — the record as submitted, plus `origin` and, when the
 /// route names one, `returnTo` — and the local record moves to `forwarded/`, saying where it

@@ -1,5 +1,6 @@
 import SpoolJSON
 import SpoolSystem
+
 /// Finished jobs going back to the spool they came from, and coming back to it.
 ///
 /// On the destination, a job that carries `"returnTo": ROUTE` (set by the origin's route) is,

@@ -1,5 +1,6 @@
 import SpoolJSON
 import SpoolSystem
+
 /// A route from `spool.json`: jobs that are sent to another spool instead of running here, or,
 /// on the receiving side, the way finished jobs go back to the spool they came from.
 ///

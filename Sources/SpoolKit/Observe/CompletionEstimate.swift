@@ -1,4 +1,5 @@
 import SpoolSystem
+
 /// When a queued or running job is likely to finish (seed 003's "estimates completion time"):
 /// from the recent durations of its type, how far a running job has got, and the queue ahead.
 public struct CompletionEstimate: Sendable, Equatable {

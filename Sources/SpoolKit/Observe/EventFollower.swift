@@ -1,4 +1,5 @@
 import SpoolSystem
+
 /// Reads the event journal as it grows, for `spool events --follow` and live views: new lines
 /// are noticed through inotify on `events/`, never by polling.
 public final class EventFollower {

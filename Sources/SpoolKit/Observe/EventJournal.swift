@@ -1,6 +1,6 @@
-import Synchronization
 import SpoolJSON
 import SpoolSystem
+import Synchronization
 
 /// The spool's event journal: `events/YYYY-MM-DD.ndjson` (UTC days), one `JobEvent` line per
 /// change of state. Each line is appended with one write(2) under `O_APPEND`, so lines from any

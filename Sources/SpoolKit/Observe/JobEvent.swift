@@ -1,5 +1,6 @@
 import SpoolJSON
 import SpoolSystem
+
 /// One change of state of one job, as the event journal records it: a line of NDJSON with the
 /// keys `time`, `id`, `type`, `from`, `to`, `attempt`, `duration`, `exit`, `processor`, and,
 /// when known, `project`, `cpuSeconds` and `maxRSS` (bytes). `from` is absent for a submission.
@@ -108,7 +109,8 @@ public struct JobEvent: Sendable, Equatable {
         }
         self.init(
             time: time, id: id, type: text("type") ?? "?", from: text("from"), to: to,
-            attempt: number("attempt").map { Int($0) }, duration: number("duration"), exit: number("exit").map { Int($0) },
+            attempt: number("attempt").map { Int($0) }, duration: number("duration"),
+            exit: number("exit").map { Int($0) },
             processor: text("processor"), project: text("project"), cpuSeconds: number("cpuSeconds"),
             maxRSS: number("maxRSS").map { Int($0) })
     }
@@ -179,8 +181,9 @@ enum FlatJSONScanner {
                     for position in start..<index {
                         let byte = buffer[position]
                         // Digits, sign, point, exponent: a number, checked again where it is used.
-                        guard (48...57).contains(byte) || byte == 45 || byte == 43 || byte == 46 || byte == 101
-                            || byte == 69
+                        guard
+                            (48...57).contains(byte) || byte == 45 || byte == 43 || byte == 46 || byte == 101
+                                || byte == 69
                         else { return false }
                     }
                     guard index > start else { return false }

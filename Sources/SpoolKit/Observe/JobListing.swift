@@ -1,5 +1,6 @@
 import SpoolJSON
 import SpoolSystem
+
 /// One job as `list` and `show` present it. A file that cannot be read as a job (bad input kept
 /// in `failed/`) is still listed, with the reason.
 public struct JobSummary: Sendable {

@@ -1,4 +1,5 @@
 import SpoolSystem
+
 /// The per-job log, `logs/ID.log`: timestamped, levelled lines from the processor, with the
 /// handler's standard error in between. Each line is appended with one write under O_APPEND,
 /// so lines from several processes never interleave mid-line.
@@ -52,5 +53,3 @@ extension String {
         split(separator: target, omittingEmptySubsequences: false).joined(separator: replacement)
     }
 }
-
-

@@ -1,4 +1,5 @@
 import SpoolSystem
+
 /// A job's result files, for `spool result`: a job's own `results/ID.out`, or, for a parent,
 /// its children's in batch order.
 extension JobStore {
@@ -6,9 +7,10 @@ extension JobStore {
     /// yet (unfinished, or failed before writing one).
     public func resultFiles(of id: String) throws(SpoolError) -> (files: [String], missing: [String]) {
         let (state, path) = try locate(id)
-        if JobID.parent(of: id) == nil, let record = try? JobRecord(
-            parsing: FileSystem.readFile(path, limit: max(spool.configuration.maximumJobBytes, 64 * 1024 * 1024)),
-            path: path), record.isParent, record.childCount != nil
+        if JobID.parent(of: id) == nil,
+            let record = try? JobRecord(
+                parsing: FileSystem.readFile(path, limit: max(spool.configuration.maximumJobBytes, 64 * 1024 * 1024)),
+                path: path), record.isParent, record.childCount != nil
         {
             let children = BatchTree(layout: layout, parent: id).census().values.flatMap { $0 }.sorted()
             var files: [String] = []

@@ -1,4 +1,5 @@
 import SpoolSystem
+
 /// Waits for jobs to finish (done, failed or cancelled), for `spool wait` and `submit --wait`.
 /// It sleeps in the kernel between changes: inotify on the finished-state directories (and a
 /// child's batch subdirectory there) wakes it, and each wake looks at the directories again,

@@ -1,4 +1,5 @@
 import SpoolSystem
+
 /// What `spool stats` takes from the event journal, gathered in one pass over its lines. Only
 /// lines that end a job are decoded; the others are scanned and dropped, so a journal of a
 /// million lines is read in a fraction of a second.
@@ -44,8 +45,15 @@ struct JournalSummary {
 
     private mutating func add(_ line: ArraySlice<UInt8>, now: Double) {
         line.withUnsafeBufferPointer { buffer in
-            var time: Range<Int>?, id: Range<Int>?, type: Range<Int>?, from: Range<Int>?, to: Range<Int>?
-            var duration: Range<Int>?, project: Range<Int>?, cpu: Range<Int>?, rss: Range<Int>?
+            var time: Range<Int>?
+            var id: Range<Int>?
+            var type: Range<Int>?
+            var from: Range<Int>?
+            var to: Range<Int>?
+            var duration: Range<Int>?
+            var project: Range<Int>?
+            var cpu: Range<Int>?
+            var rss: Range<Int>?
             var processor: Range<Int>?
             func key(_ range: Range<Int>, is literal: [UInt8]) -> Bool {
                 guard range.count == literal.count else { return false }
@@ -58,9 +66,13 @@ struct JournalSummary {
                 switch name.count {
                 case 2: if key(name, is: Self.keyTo) { to = value } else if key(name, is: Self.keyID) { id = value }
                 case 4:
-                    if key(name, is: Self.keyTime) { time = value }
-                    else if key(name, is: Self.keyType) { type = value }
-                    else if key(name, is: Self.keyFrom) { from = value }
+                    if key(name, is: Self.keyTime) {
+                        time = value
+                    } else if key(name, is: Self.keyType) {
+                        type = value
+                    } else if key(name, is: Self.keyFrom) {
+                        from = value
+                    }
                 case 6: if key(name, is: Self.keyRSS) { rss = value }
                 case 7: if key(name, is: Self.keyProject) { project = value }
                 case 8: if key(name, is: Self.keyDuration) { duration = value }

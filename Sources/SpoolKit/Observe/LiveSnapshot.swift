@@ -1,4 +1,5 @@
 import SpoolSystem
+
 /// What `spool top` shows at one moment, read from the directories: counts by state, the running
 /// jobs with their progress, the held types. Cheap enough to take on every change: running
 /// jobs' records are read, nothing else is.

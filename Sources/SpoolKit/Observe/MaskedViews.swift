@@ -1,4 +1,5 @@
 import SpoolSystem
+
 /// What a user may see of jobs when spool.json has a `masking` section: `show` and `list --json`
 /// mask payloads with the role of the user running the command (its real uid), and `result`
 /// refuses a report masked for a role that would show that user more than their own role does.

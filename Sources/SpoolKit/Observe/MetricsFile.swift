@@ -1,4 +1,5 @@
 import SpoolSystem
+
 /// The Prometheus text-format file a processor rewrites every few seconds (`--metrics-file`,
 /// `metricsFile`), for node_exporter's textfile collector. Each write is atomic: a new file
 /// renamed over the old one, so a reader never sees half of it.
@@ -44,7 +45,8 @@ public struct MetricsFile: Sendable {
         let ages = listing.unsortedIDs(in: .queued).compactMap { listing.queuedAge(of: $0, now: now) }
         family("spool_queue_age_seconds", "histogram", "Time queued jobs have waited since they arrived in queued/.")
         for bound in Self.ageBounds {
-            lines.append("spool_queue_age_seconds_bucket{le=\"\(Self.number(bound))\"} \(ages.filter { $0 <= bound }.count)")
+            lines.append(
+                "spool_queue_age_seconds_bucket{le=\"\(Self.number(bound))\"} \(ages.filter { $0 <= bound }.count)")
         }
         lines.append("spool_queue_age_seconds_bucket{le=\"+Inf\"} \(ages.count)")
         lines.append("spool_queue_age_seconds_sum \(Self.number(ages.reduce(0, +)))")

@@ -1,5 +1,5 @@
-import Synchronization
 import SpoolSystem
+import Synchronization
 
 /// Counters of the transitions one process made, for the Prometheus metrics file: ended
 /// attempts by type and outcome, and a histogram of their run time per type. Counters start at

@@ -1,5 +1,6 @@
 import SpoolJSON
 import SpoolSystem
+
 /// A spool's figures (seed 004's total / queued / running / completed / failed / cancelled, and
 /// more). Counts come from the directories, the only truth about where jobs are; what happened
 /// over time (throughput, durations, failure rates, resources) comes from the event journal.
@@ -148,10 +149,14 @@ public struct SpoolStatistics: Sendable {
                                 ("done", JSONValue(figures.done)), ("failed", JSONValue(figures.failed)),
                                 ("cancelled", JSONValue(figures.cancelled)),
                                 ("failureRate", number(figures.failureRate)),
-                                ("durationSeconds", .object(JSONObject([
-                                    ("p50", number(figures.p50)), ("p95", number(figures.p95)),
-                                    ("p99", number(figures.p99)),
-                                ]))),
+                                (
+                                    "durationSeconds",
+                                    .object(
+                                        JSONObject([
+                                            ("p50", number(figures.p50)), ("p95", number(figures.p95)),
+                                            ("p99", number(figures.p99)),
+                                        ]))
+                                ),
                                 ("cpuSeconds", number(figures.cpuSeconds)), ("maxRSS", JSONValue(figures.maximumRSS)),
                             ]))
                     )
@@ -162,7 +167,8 @@ public struct SpoolStatistics: Sendable {
             oldestQueued.map {
                 .object(JSONObject([("id", .string($0.id)), ("ageSeconds", number($0.age))]))
             } ?? .null
-        object["workers"] = .object(JSONObject([("busy", JSONValue(workersBusy)), ("utilisation", number(utilisation))]))
+        object["workers"] = .object(
+            JSONObject([("busy", JSONValue(workersBusy)), ("utilisation", number(utilisation))]))
         return .object(object)
     }
 }

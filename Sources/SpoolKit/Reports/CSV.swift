@@ -1,4 +1,5 @@
 import SpoolSystem
+
 /// CSV as RFC 4180 writes it: fields separated by commas, records by CRLF; a field containing a
 /// comma, a double quote, CR or LF is enclosed in double quotes, with each quote doubled.
 public enum CSV {

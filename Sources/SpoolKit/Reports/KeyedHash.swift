@@ -1,4 +1,5 @@
 import SpoolSystem
+
 /// HMAC-SHA256 (RFC 2104 over FIPS 180-4), written out here because the spool takes no package
 /// dependencies. Used by the `hash` masking rule: the same key and value always give the same
 /// digest, so masked columns can still be joined, while the value cannot be recovered or

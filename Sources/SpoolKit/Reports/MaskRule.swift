@@ -1,5 +1,6 @@
 import SpoolJSON
 import SpoolSystem
+
 /// What a role may see of one field.
 public enum MaskRule: Sendable, Equatable {
     /// The value as it is.

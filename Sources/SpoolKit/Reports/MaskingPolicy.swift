@@ -1,5 +1,6 @@
 import SpoolJSON
 import SpoolSystem
+
 /// The `masking` section of spool.json: roles and their field rules, and which job owners have
 /// which role. A job's role comes from the uid owning its file (who dropped it), never from
 /// anything written inside the JSON; a CLI command acts with the role of the user running it.

@@ -1,5 +1,6 @@
 import SpoolJSON
 import SpoolSystem
+
 /// The formats a report reads and writes.
 public enum RecordFormat: String, Sendable, Equatable {
     /// One JSON object per line.

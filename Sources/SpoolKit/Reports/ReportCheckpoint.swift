@@ -1,5 +1,6 @@
 import SpoolJSON
 import SpoolSystem
+
 /// How far a report got: written beside its partial output in the job's work directory
 /// (`processors/work/ID/checkpoint.json`) after every chunk, by rename, so it always describes
 /// output that was completely written. The next attempt truncates the output to `outputBytes`

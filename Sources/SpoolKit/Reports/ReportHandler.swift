@@ -1,5 +1,6 @@
 import SpoolJSON
 import SpoolSystem
+
 /// The built-in `report` handler: reads records from a data file or a source command, in
 /// chunks selects, renames and masks their fields for the role of the job's owner, and writes
 /// a CSV or NDJSON report, with progress after every chunk. Memory stays constant whatever the

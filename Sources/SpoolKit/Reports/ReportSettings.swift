@@ -1,5 +1,6 @@
 import SpoolJSON
 import SpoolSystem
+
 /// The `report` settings of a handler type with `"builtin": "report"` in spool.json:
 ///
 ///     "daily-report": {

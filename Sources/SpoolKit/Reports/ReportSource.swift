@@ -1,4 +1,5 @@
 import SpoolSystem
+
 /// Where a report's records come from: a file named by the job beneath the type's data
 /// directory, or the standard output of the type's source command.
 final class ReportSource {

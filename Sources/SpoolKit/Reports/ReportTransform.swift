@@ -1,5 +1,6 @@
 import SpoolJSON
 import SpoolSystem
+
 /// Turns source records into report lines: field selection and renaming, the role's masking,
 /// then CSV or NDJSON. Masking rules name source fields (what the data is), before renaming.
 struct ReportTransform {

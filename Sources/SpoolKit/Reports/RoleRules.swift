@@ -1,5 +1,6 @@
 import SpoolJSON
 import SpoolSystem
+
 /// The masking rules of one role: a rule per field name, and one for every other field (`"*"`).
 public struct RoleRules: Sendable, Equatable {
     public let name: String

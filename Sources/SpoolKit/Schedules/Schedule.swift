@@ -54,7 +54,9 @@ public struct Schedule: Sendable, Equatable {
                 "unknown key \"\(prefix).\(key)\" (known: cron, job, catchUp, jitter, timezone, enabled)")
         }
         if let flag = object["enabled"] {
-            guard case .bool(let value) = flag else { throw ScheduleError("\"\(prefix).enabled\" must be true or false") }
+            guard case .bool(let value) = flag else {
+                throw ScheduleError("\"\(prefix).enabled\" must be true or false")
+            }
             enabled = value
         } else {
             enabled = true

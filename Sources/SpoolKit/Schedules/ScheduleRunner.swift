@@ -1,4 +1,5 @@
 import SpoolSystem
+
 /// Fires the spool's schedules: each processor calls it as time passes; a slot's job has the
 /// deterministic id `NAME@SLOT` and is published only if no job with that id exists, so slots
 /// fire once however many processors (or hosts) run it. What each schedule has dealt with is

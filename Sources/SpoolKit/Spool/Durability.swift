@@ -1,4 +1,5 @@
 import SpoolSystem
+
 /// What a spool promises about power loss, from `"durability"` in spool.json.
 public enum Durability: String, Sendable, CaseIterable {
     /// Every acknowledged state (a submitted id printed, a job counted in `done/`, a result or

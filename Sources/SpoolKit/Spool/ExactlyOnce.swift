@@ -1,4 +1,5 @@
 import SpoolSystem
+
 /// Making a job exactly once when several processors race to make it (a schedule's slot, a
 /// rule's dependent). `publishOnce` alone is not enough: between its look for the id and its
 /// rename into `queued/`, a job another processor published can be claimed and leave

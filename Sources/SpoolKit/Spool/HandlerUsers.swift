@@ -1,4 +1,5 @@
 import SpoolSystem
+
 /// Who each handler type's programs run as, decided when `spool run` starts (issue 8).
 ///
 /// - A processor running as root (euid 0) switches to the type's user (its own `user`, else the

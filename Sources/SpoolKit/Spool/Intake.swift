@@ -1,4 +1,5 @@
 import SpoolSystem
+
 /// What to do with an entry found in `queued/`.
 public enum Examination: Sendable, Equatable {
     /// A job to index for dispatch.

@@ -1,5 +1,6 @@
 import SpoolJSON
 import SpoolSystem
+
 /// Job ids and the naming rules of the spool's directories.
 ///
 /// A job id is 1 to 128 bytes of ASCII letters, digits, `.`, `_`, `-` and `@`, not starting with

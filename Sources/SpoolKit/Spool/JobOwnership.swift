@@ -1,4 +1,5 @@
 import SpoolSystem
+
 /// Who submitted a job. The owner of the file dropped in `queued/` is the submitter; but every
 /// rewrite by the processor (a start, a retry, a batch split, a wait) makes a new file owned by
 /// the processor's uid. So the processor records the submitter in the record's `ownerUID` as

@@ -1,5 +1,6 @@
 import SpoolJSON
 import SpoolSystem
+
 /// A job as its file holds it: the submitter's fields (kept in order, unknown ones included)
 /// plus what the processor records as the job moves.
 public struct JobRecord: Sendable, Equatable {

@@ -1,4 +1,5 @@
 import SpoolSystem
+
 /// The state of a job is the directory that holds its file.
 public enum JobState: String, Sendable, CaseIterable, Codable {
     /// `waiting`: a job whose `after` dependencies have not all finished (never claimed).

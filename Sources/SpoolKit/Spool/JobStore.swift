@@ -1,5 +1,5 @@
-import Synchronization
 import SpoolSystem
+import Synchronization
 
 /// The spool's transitions. Every change of state is one atomic rename inside the spool, and
 /// none replaces a job that exists: the rename is the claim, so several processors (or hosts)
@@ -195,7 +195,8 @@ public final class JobStore: Sendable {
                     JobEvent(
                         time: ProcessInfoLite.now(), id: stem, type: "?", from: from?.rawValue,
                         to: JobState.failed.rawValue, processor: processor?.name))
-                let movedNote = JobID.reference(fromRelativeName: rawName) == stem ? "" : " (kept as failed/\(stem).json)"
+                let movedNote =
+                    JobID.reference(fromRelativeName: rawName) == stem ? "" : " (kept as failed/\(stem).json)"
                 Diagnostics.warn("rejected \(shownPath): \(reason)\(movedNote)")
                 return stem
             } catch  where error.isAlreadyExists {

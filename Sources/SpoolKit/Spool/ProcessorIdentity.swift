@@ -1,5 +1,6 @@
 import SpoolJSON
 import SpoolSystem
+
 /// Who a processor is (host, pid, start time) and the lock that says it is alive.
 ///
 /// Each `spool run` holds an exclusive flock on `processors/NAME.lock` for its whole life, and

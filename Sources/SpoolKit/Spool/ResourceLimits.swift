@@ -1,5 +1,6 @@
 import SpoolJSON
 import SpoolSystem
+
 /// Resource limits of a handler: set per type in spool.json (`"limits"`), and per job within
 /// the type's ceiling (a job's `"limits"` may only lower them).
 ///

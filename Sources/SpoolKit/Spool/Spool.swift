@@ -1,4 +1,5 @@
 import SpoolSystem
+
 /// An opened spool: its layout and its configuration.
 public struct Spool: Sendable {
     public let layout: SpoolLayout
@@ -57,10 +58,10 @@ public struct Spool: Sendable {
             try FileSystem.makeDirectory(path)
             let layout = SpoolLayout(root: try FileSystem.canonicalPath(path))
             // Directories that later versions added are made when an older spool is opened.
-        for directory in layout.directoriesAddedLater where !FileSystem.exists(directory) {
-            try? FileSystem.makeDirectory(directory)
-        }
-        for directory in layout.allDirectories { try FileSystem.makeDirectory(directory) }
+            for directory in layout.directoriesAddedLater where !FileSystem.exists(directory) {
+                try? FileSystem.makeDirectory(directory)
+            }
+            for directory in layout.allDirectories { try FileSystem.makeDirectory(directory) }
             if !FileSystem.exists(layout.configurationPath) {
                 try FileSystem.writeAtomically(
                     Array(SpoolConfiguration.initialFileContents.utf8), to: layout.configurationPath, durable: true)

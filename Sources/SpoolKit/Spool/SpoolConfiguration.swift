@@ -1,5 +1,6 @@
 import SpoolJSON
 import SpoolSystem
+
 /// How a handler type is run, from the `handlers` section of `spool.json`.
 public struct HandlerConfiguration: Sendable, Equatable {
     public enum Kind: Sendable, Equatable {
@@ -142,7 +143,8 @@ public struct SpoolConfiguration: Sendable, Equatable {
             case "durability":
                 guard let name = value.stringValue, let mode = Durability(rawValue: name) else {
                     throw fail(
-                        "\"durability\" must be \"durable\" or \"relaxed\" (or \"unbatched\", the benchmark's baseline)")
+                        "\"durability\" must be \"durable\" or \"relaxed\" (or \"unbatched\", the benchmark's baseline)"
+                    )
                 }
                 durability = mode
             case "rescanInterval": rescanInterval = try Self.positiveNumber(value, key, fail)
@@ -167,7 +169,8 @@ public struct SpoolConfiguration: Sendable, Equatable {
                     retention[state] = seconds
                 }
             case "eventRetention":
-                guard let seconds = value.stringValue.flatMap(PurgeRule.seconds) ?? value.doubleValue, seconds > 0 else {
+                guard let seconds = value.stringValue.flatMap(PurgeRule.seconds) ?? value.doubleValue, seconds > 0
+                else {
                     throw fail("\"eventRetention\" must be an age such as \"14d\", \"12h\" or a number of seconds")
                 }
                 eventRetention = seconds

@@ -1,4 +1,5 @@
 import SpoolSystem
+
 /// Every error the spool reports to a user: a sentence that names the file and the problem,
 /// and a sysexits-style exit code for the CLI.
 public enum SpoolError: Error, Sendable, CustomStringConvertible {

@@ -1,4 +1,5 @@
 import SpoolSystem
+
 /// Where everything lives inside a spool directory. Every path the spool touches is built here,
 /// from the root and a validated job id, so no input can name a path outside the spool.
 public struct SpoolLayout: Sendable, Equatable {

@@ -1,4 +1,5 @@
 import SpoolSystem
+
 extension JobStore {
     /// Publishes a new job in `queued/`: the file is written under tmp/, made durable, renamed
     /// into place without replacing anything, and the directory made durable, so with durability

@@ -1,4 +1,5 @@
 import SpoolSystem
+
 /// Notices arrivals in `queued/`: inotify events as hints (IN_MOVED_TO, IN_CLOSE_WRITE, and
 /// IN_CREATE for entries that are never closed after writing: links, FIFOs, directories), a
 /// full rescan as the truth — at start, on IN_Q_OVERFLOW, when the directory was replaced, and
