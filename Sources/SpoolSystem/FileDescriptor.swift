@@ -41,6 +41,7 @@ public struct FileDescriptor: Sendable, Hashable {
     /// Writes every byte (write(2) until done).
     package func writeAll(_ bytes: some Collection<UInt8>, path: String? = nil) throws(SystemError) {
         try FaultInjection.check("write", path: path)
+        FaultInjection.killPoint("before", "write", path: path)
         let contiguous = Array(bytes)
         let descriptor = rawValue
         let result: SyscallResult<Int> = contiguous.withUnsafeBytes { buffer in
@@ -73,6 +74,7 @@ public struct FileDescriptor: Sendable, Hashable {
     /// Takes an exclusive flock(2). Returns false when another open file holds it and
     /// `wait` is false.
     package func lockExclusive(wait: Bool = false, path: String? = nil) throws(SystemError) -> Bool {
+        FaultInjection.killPoint("before", "lock", path: path)
         let operation = LOCK_EX | (wait ? 0 : LOCK_NB)
         let lockFile: (Int32, Int32) -> Int32 = Glibc.flock(_:_:)
         switch retryingInterrupts({ lockFile(rawValue, operation) }) {

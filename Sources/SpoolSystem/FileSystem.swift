@@ -46,6 +46,7 @@ public enum FileSystem {
     /// replies recognised.
     package static func rename(_ source: String, to target: String, _ call: () -> Int32) throws(SystemError) {
         try FaultInjection.check("rename", path: target)
+        FaultInjection.killPoint("before", renaming: source, to: target)
         let before = AmbiguousRenames.identity(of: Array(source.utf8CString))
         var result = retryingInterrupts(call)
         if case .success = result, let fault = LostReplyInjection.renameFault() { result = .failure(fault) }
@@ -54,12 +55,19 @@ public enum FileSystem {
         {
             throw SystemError("rename", path: source, secondPath: target, code: code)
         }
+        FaultInjection.killPoint("after", renaming: source, to: target)
     }
 
     /// Renames only if the target does not exist (renameat2 with RENAME_NOREPLACE); EEXIST otherwise.
     /// Falls back to link(2) + unlink(2) on file systems without renameat2 flags. A failure that
     /// a lost NFS reply explains (the source gone, the target the same file) is a success.
     package static func renameNoReplace(_ source: String, to target: String) throws(SystemError) {
+        FaultInjection.killPoint("before", renaming: source, to: target)
+        try renameNoReplaceOnce(source, to: target)
+        FaultInjection.killPoint("after", renaming: source, to: target)
+    }
+
+    private static func renameNoReplaceOnce(_ source: String, to target: String) throws(SystemError) {
         try FaultInjection.check("rename", path: target)
         let before = AmbiguousRenames.identity(of: Array(source.utf8CString))
         var result = retryingInterrupts { spool_rename_noreplace(AT_FDCWD, source, AT_FDCWD, target) }

@@ -81,7 +81,10 @@ final class JobRunner: Sendable {
         do throws(SystemError) {
             resultOutput = try FileSystem.createExclusive(resultTemporary)
             do throws(SystemError) {
-                _ = try resultOutput.lockExclusive(path: resultTemporary)
+                // Not started without it: a claim whose processes hold no lock looks dead.
+                if try !resultOutput.lockExclusive(path: resultTemporary) {
+                    throw SystemError("lock", path: resultTemporary, code: EWOULDBLOCK)
+                }
             } catch {
                 resultOutput.close()
                 try? FileSystem.unlinkIfPresent(resultTemporary)
@@ -104,8 +107,9 @@ final class JobRunner: Sendable {
             }
         } catch {
             // Never started: back in queued/ at once (StartFailure.swift), the result file's lock
-            // keeping recovery away meanwhile.
-            startFailed(entry, error)
+            // keeping recovery away meanwhile. The result file goes before the job does, under
+            // the claimed file's lock: once the job is back in queued/, nothing would remove it.
+            startFailed(entry, error, removing: [resultTemporary])
             resultOutput.close()
             try? FileSystem.unlinkIfPresent(resultTemporary)
             return
@@ -292,6 +296,9 @@ final class JobRunner: Sendable {
 
         // The handler's account serves the outcome only; the record keeps `error`.
         record.set(Self.reportedErrorField, nil)
+        // A result that could not be published, removed once the job has moved on (its lock, the
+        // claim's, is held until then).
+        var unpublishedResult: String?
         if let resultPath {
             if target.isTerminal && FileSystem.exists(layout.jobPath(id, in: target)) {
                 // The move will clash with a job of the same id there: keep that job's result.
@@ -307,6 +314,7 @@ final class JobRunner: Sendable {
                     record.set("result", .string(layout.relativeResultPath(id)))
                 } catch {
                     Diagnostics.warn("could not publish the result of job \(id): \(error)")
+                    unpublishedResult = resultPath
                 }
             } else {
                 try? FileSystem.unlinkIfPresent(resultPath)
@@ -318,6 +326,8 @@ final class JobRunner: Sendable {
         if target == .queued { record.set("processor", nil) }
         do {
             let final = try moveRetrying(id, to: target, record: record)
+            // Still locked by this processor, so no recovery pass has taken it for abandoned.
+            if let unpublishedResult { try? FileSystem.unlinkIfPresent(unpublishedResult) }
             // Logged once moved (and committed, in durable mode): a log never says "done" of a
             // job that a crash then recovers.
             JobLog.append(layout, id: id, logLevel, message + " → \(final.rawValue)/")

@@ -7,11 +7,12 @@ extension JobRunner {
     /// claiming pauses first, and the job is indexed again at its place for when claiming
     /// resumes. When it cannot be moved, it stays in `processing/` unowned, and recovery puts it
     /// back in `queued/`.
-    func startFailed(_ entry: IndexEntry, _ error: SystemError) {
+    /// `staging` (the attempt's result file) is removed just before the job goes back.
+    func startFailed(_ entry: IndexEntry, _ error: SystemError, removing staging: [String] = []) {
         let refused = StorageGate.refusesWrites(error)
         // Paused first, so that no worker takes the job again before the storage is back.
         if refused { storage?.refused(error) }
-        switch store.putBackUnstarted(entry.id) {
+        switch store.putBackUnstarted(entry.id, removing: staging) {
         case .putBack:
             if refused, let storage { storage.requeue(entry) }
             Diagnostics.warn("could not start job \(entry.id): \(error); put back in queued/")
@@ -39,7 +40,10 @@ extension JobStore {
     /// `queued/`, unchanged: the record as claimed counts no attempt and names no owner. The
     /// file's own lock is taken first (recovery leaves a locked job alone), and a record that
     /// says this processor started it (a start published after all) is left to recovery.
-    func putBackUnstarted(_ id: String) -> PutBackOutcome {
+    /// `staging` (files of the attempt that did not start) is removed under that lock, just
+    /// before the rename: a processor killed after it would leave them to no one, and one
+    /// killed before it leaves the job in `processing/`, where recovery puts it back.
+    func putBackUnstarted(_ id: String, removing staging: [String] = []) -> PutBackOutcome {
         let source = layout.jobPath(id, in: .processing)
         let fd: FileDescriptor
         do {
@@ -60,6 +64,7 @@ extension JobStore {
         if record.status == "running", let name = processor?.name, record.processorName == name {
             return .stays("its record says it started")
         }
+        for path in staging { try? FileSystem.unlinkIfPresent(path) }
         do {
             try renameIntoState(source, to: layout.jobPath(id, in: .queued), id: id)
         } catch  where error.isNotFound {

@@ -20,6 +20,8 @@ public struct RecoveryPass: Sendable {
     public var moved: [(id: String, state: JobState)] = []
     /// Jobs of processors on this host that died while handlers they started still run.
     public var awaitingOrphanedHandlers = 0
+    /// Staging files (`tmp/start~ID.*`, `tmp/result-ID.*`) of attempts that are over, removed.
+    public var removedStaging = 0
 }
 
 extension JobStore {
@@ -67,6 +69,8 @@ extension JobStore {
             case .ownedByLiveProcessor, .notPresent, .skipped: break
             }
         }
+        // What attempts that are over left in tmp/ (their job has moved on; see removeAbandonedStaging).
+        pass.removedStaging = removeAbandonedStaging()
         liveness.removeDeadLocks()
         return pass
     }
@@ -122,10 +126,13 @@ extension JobStore {
         // staged record in tmp/ says the attempt began (see RecordLanding). It is the job's
         // latest truth whatever the record names (a record claimed from queued/ may still name
         // the processor of an earlier attempt), and its attempt is counted.
-        var landedStart: String?
-        if let staged = stagedStart(of: id, claimed: record) {
+        // Every staged start of this job in tmp/ now is of an attempt that is over: a live
+        // processor's start lands before the claim's lock (which this pass holds) is released.
+        // The one believed counts; the others (cut short by the kill, or of an attempt whose
+        // record a recovery killed meanwhile had already rewritten) are only removed, with it.
+        let stagedStarts = stagedStartPaths(of: id)
+        if let staged = stagedStart(of: id, claimed: record, among: stagedStarts) {
             record = staged.record
-            landedStart = staged.path
         }
         // The rule: a claim is alive while any process of it holds the attempt's lock (its
         // result file: the processor, and the job's processes as their standard output).
@@ -180,8 +187,9 @@ extension JobStore {
         }
         do {
             let final = try move(id, to: target, record: record)
-            // Only now: if the move failed, the next pass still finds the start to count.
-            if let landedStart { try? FileSystem.unlinkIfPresent(landedStart) }
+            // Only now: if the move failed, the next pass still finds the start to count. (A
+            // recovery killed right here leaves them to the next pass's removeAbandonedStaging.)
+            for path in stagedStarts { try? FileSystem.unlinkIfPresent(path) }
             // The output of an attempt that did not finish is discarded, as a retry's is.
             for path in abandonedResults { try? FileSystem.unlinkIfPresent(path) }
             return .recovered(final)
@@ -218,6 +226,9 @@ extension JobStore {
                 inProgress.append(layout.temporaryDirectory + "/" + name)
             }
         }
+        // A job whose id is `result-ID` stages its record rewrites under the same names: those
+        // count as locks here (a false "held" only delays), but are never removed as leftovers.
+        let leftovers = mayBeRecordRewrites(label) ? [] : inProgress
         for path in [layout.resultPath(id)] + inProgress {
             guard let fd = try? FileSystem.openForReadingSafely(path) else { continue }
             defer { fd.close() }
@@ -236,7 +247,21 @@ extension JobStore {
                 if (try? fd.lockExclusive(path: path)) != true { return .heldByOrphans }
             }
         }
-        return .free(leftovers: inProgress)
+        return .free(leftovers: leftovers)
+    }
+
+    /// Whether staging names made for `label` may also be record rewrites of a job in
+    /// `processing/` (whose id is `label`, a child's `+` for its `/`): `rewriteProcessing`
+    /// stages under the bare id.
+    func mayBeRecordRewrites(_ label: String) -> Bool {
+        let id = label.replacingOccurrences(of: "+", with: "/")
+        return JobID.referenceProblem(with: id) == nil && !isCertainlyAbsent(layout.jobPath(id, in: .processing))
+    }
+
+    /// True only when `path` certainly does not exist (lstat says ENOENT): any other answer,
+    /// an error included, counts as present.
+    func isCertainlyAbsent(_ path: String) -> Bool {
+        do { return try FileSystem.statusNotFollowing(path) == nil } catch { return false }
     }
 
     /// The running record a processor staged in tmp/ for the attempt that follows `claimed`
@@ -244,15 +269,25 @@ extension JobStore {
     /// processor never finished. After a power cut it may be missing or empty; then the attempt
     /// goes uncounted.
     func stagedStart(of id: String, claimed: JobRecord) -> (record: JobRecord, path: String)? {
-        guard let entries = try? FileSystem.listDirectory(layout.temporaryDirectory) else { return nil }
+        stagedStart(of: id, claimed: claimed, among: stagedStartPaths(of: id))
+    }
+
+    /// The staged start records of job `id` in tmp/ (`start~ID.*`), whatever they hold.
+    func stagedStartPaths(of id: String) -> [String] {
+        let label = Self.startLabel(id)
+        return ((try? FileSystem.listDirectory(layout.temporaryDirectory)) ?? []).compactMap { entry in
+            guard let name = entry.name, layout.isTemporaryName(name, for: label) else { return nil }
+            return layout.temporaryDirectory + "/" + name
+        }
+    }
+
+    /// The one of `paths` that `stagedStart(of:claimed:)` believes.
+    func stagedStart(of id: String, claimed: JobRecord, among paths: [String]) -> (record: JobRecord, path: String)? {
         // Submitters may write tmp/ too: only a regular file a trusted uid wrote, with no other
         // name (not a hard link to some other file of ours), never through a link, and only a
         // record that is the claimed one plus what a start adds.
         let trusted = JobOwnership.trustedWriters(layout)
-        let label = Self.startLabel(id)
-        for entry in entries {
-            guard let name = entry.name, layout.isTemporaryName(name, for: label) else { continue }
-            let path = layout.temporaryDirectory + "/" + name
+        for path in paths {
             guard let fd = try? FileSystem.openForReadingSafely(path) else { continue }
             defer { fd.close() }
             guard let status = try? fd.status(path: path), status.kind == .regular, status.linkCount == 1,
@@ -294,5 +329,97 @@ extension JobStore {
             }
         }
         return removed
+    }
+}
+
+/// A staging file of one attempt of a job, in tmp/: its staged start record
+/// (`start~ID.PID-START.N.tmp`) or its in-progress result (`result-ID.PID-START.N.tmp`).
+struct AttemptStaging {
+    enum Kind { case start, result }
+    let kind: Kind
+    /// The job's id (a child's `PARENT/CHILD`).
+    let id: String
+    let name: String
+}
+
+extension JobStore {
+    /// Every staging file of an attempt in tmp/, whoever's.
+    func attemptStagingFiles() -> [AttemptStaging] {
+        var found: [AttemptStaging] = []
+        for entry in (try? FileSystem.listDirectory(layout.temporaryDirectory)) ?? [] {
+            // LABEL.PID-START.N.tmp: ids may contain dots, so the label is all but the last three parts.
+            guard let name = entry.name, name.hasSuffix(".tmp") else { continue }
+            let parts = name.split(separator: ".", omittingEmptySubsequences: false)
+            guard parts.count >= 4 else { continue }
+            let label = parts.dropLast(3).joined(separator: ".")
+            guard layout.isTemporaryName(name, for: label) else { continue }
+            let kind: AttemptStaging.Kind
+            let flatID: Substring
+            if label.hasPrefix(Self.startLabel("")) {
+                (kind, flatID) = (.start, label.dropFirst(Self.startLabel("").count))
+            } else if label.hasPrefix("result-") {
+                (kind, flatID) = (.result, label.dropFirst("result-".count))
+            } else {
+                continue
+            }
+            // A child's `/` is `+` in staging names, and `+` is in no id.
+            let id = flatID.replacingOccurrences(of: "+", with: "/")
+            guard JobID.referenceProblem(with: id) == nil else { continue }
+            found.append(AttemptStaging(kind: kind, id: id, name: name))
+        }
+        return found
+    }
+
+    /// Removes the staging files of attempts that are over and that no process holds: a
+    /// processor killed between the steps of its start, or a recovery killed between its move and
+    /// its clean-up, leaves them in tmp/ after their job has moved on, and nothing else would
+    /// look at them again. The caller holds the recovery lock. Returns how many went.
+    @discardableResult
+    func removeAbandonedStaging() -> Int {
+        attemptStagingFiles().filter { isAbandoned($0, removing: true) }.count
+    }
+
+    /// The staging files in tmp/ that `removeAbandonedStaging` would remove (for `spool fsck`),
+    /// looked at under the recovery lock; none while another pass holds it (that pass removes them).
+    func abandonedStaging() -> [AttemptStaging] {
+        guard let recoveryLock = acquireRecoveryLock() else { return [] }
+        defer { recoveryLock.close() }
+        return attemptStagingFiles().filter { isAbandoned($0, removing: false) }
+    }
+
+    /// Whether `staging`, listed before this call, belongs to an attempt that is over and is held
+    /// by no process; with `removing`, it is removed (a result while this call holds its lock).
+    ///
+    /// Staging files of a job are made only during a claim of it, while its file is in
+    /// `processing/`; a claim ends only when the job leaves `processing/`, and its processor
+    /// takes the result's lock, and lands or removes its staged start, before the job leaves
+    /// (unless it dies). So a staging file listed before its job was found absent from
+    /// `processing/` is of a claim that has ended: its processor died, or is done with it except
+    /// for a result whose lock it still holds (never removed here). A new claim of the job makes
+    /// files of new names, which were not listed.
+    func isAbandoned(_ staging: AttemptStaging, removing: Bool) -> Bool {
+        guard isCertainlyAbsent(layout.jobPath(staging.id, in: .processing)) else { return false }
+        let path = layout.temporaryDirectory + "/" + staging.name
+        switch staging.kind {
+        case .start:
+            guard FileSystem.exists(path) else { return false }
+            if !removing { return true }
+            do { try FileSystem.unlink(path) } catch { return false }
+            return true
+        case .result:
+            // The same name may be a record rewrite of a job whose id is `result-ID`.
+            guard !mayBeRecordRewrites("result-" + staging.id),
+                let status = try? FileSystem.statusNotFollowing(path), status.kind == .regular,
+                let fd = try? FileSystem.openForReadingSafely(path)
+            else { return false }
+            defer { fd.close() }
+            // Its lock free, and the name still the file locked: removed while locked here.
+            guard (try? fd.lockExclusive(path: path)) == true, let locked = try? fd.status(path: path),
+                locked.isSameFile(as: status)
+            else { return false }
+            if !removing { return true }
+            do { try FileSystem.unlink(path) } catch { return false }
+            return true
+        }
     }
 }

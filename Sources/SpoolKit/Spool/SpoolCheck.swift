@@ -25,6 +25,9 @@ public struct CheckProblem: Sendable {
         /// `processors/NAME.lock` of a processor that is gone: no process (neither it nor a
         /// handler it started) holds its lock.
         case deadProcessorLock = "dead-processor-lock"
+        /// A staged start or an in-progress result in `tmp/` of an attempt that is over (its job
+        /// has left `processing/`) and that no process holds.
+        case abandonedStaging = "abandoned-staging"
     }
 
     public let kind: Kind
@@ -116,9 +119,11 @@ extension JobStore {
         // Found before any repair: the recovery pass that settles orphans also removes them.
         let deadLocks = ProcessorLocks.names(in: layout).filter { ProcessorLocks.isDead($0, layout: layout) }
             .map { (name: $0, description: ProcessorLocks.describe($0, layout: layout)) }
+        let abandoned = abandonedStaging()
         checkOrphans(locations, repair: repair, into: &report)
         checkProcessorLocks(deadLocks, repair: repair, into: &report)
-        checkTemporaries(repair: repair, now: now, into: &report)
+        checkAbandonedStaging(abandoned, repair: repair, into: &report)
+        checkTemporaries(repair: repair, now: now, excluding: Set(abandoned.map(\.name)), into: &report)
         checkLeftovers(in: layout.resultsDirectory, suffix: ".out", kind: .resultWithoutJob, locations, into: &report)
         checkLeftovers(in: layout.logsDirectory, suffix: ".log", kind: .logWithoutJob, locations, into: &report)
         return report
@@ -232,11 +237,34 @@ extension JobStore {
         }
     }
 
+    /// Staging files of attempts that are over. The repair is a recovery pass (unless one already
+    /// ran), which removes them as every processor's pass does.
+    private func checkAbandonedStaging(_ abandoned: [AttemptStaging], repair: Bool, into report: inout CheckReport) {
+        func path(_ name: String) -> String { layout.temporaryDirectory + "/" + name }
+        if repair && abandoned.contains(where: { FileSystem.exists(path($0.name)) }) { recoverOrphans() }
+        for staging in abandoned.sorted(by: { $0.name < $1.name }) {
+            let removed = repair && !FileSystem.exists(path(staging.name))
+            let what = staging.kind == .start ? "the staged start record" : "the in-progress result"
+            var problem = CheckProblem(
+                kind: .abandonedStaging, path: "tmp/" + staging.name,
+                detail: "\(what) of an attempt of job \(staging.id) that is over (the job has left processing/)"
+                    + (removed
+                        ? "; removed"
+                        : repair
+                            ? "; not removed: another recovery pass was running (run fsck again)"
+                            : "; a recovery pass (a processor's, or fsck --repair) removes it"))
+            problem.repaired = removed
+            report.problems.append(problem)
+        }
+    }
+
     /// Leftovers in `tmp/` older than `staleTemporaryAge`: unfinished writes and batch splits.
-    private func checkTemporaries(repair: Bool, now: Double, into report: inout CheckReport) {
+    private func checkTemporaries(
+        repair: Bool, now: Double, excluding reported: Set<String>, into report: inout CheckReport
+    ) {
         var stale: [(name: String, isDirectory: Bool)] = []
         for entry in (try? FileSystem.listDirectory(layout.temporaryDirectory)) ?? [] {
-            guard let name = entry.name, name.hasSuffix(".tmp"),
+            guard let name = entry.name, name.hasSuffix(".tmp"), !reported.contains(name),
                 let status = try? FileSystem.statusNotFollowing(layout.temporaryDirectory + "/" + name),
                 status.kind == .regular || status.kind == .directory,
                 now - Double(status.modificationTimeNanoseconds) / 1e9 > Self.staleTemporaryAge
