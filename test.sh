@@ -34,6 +34,8 @@ fi
 swift --version
 # The layers (docs/ARCHITECTURE.md): which target may use which, and libc only in SpoolSystem.
 tests/scripts/check-layers.sh
+# The committed .swift-format (4 spaces, 120 columns): `swift format format -i -r Sources Tests` mends it.
+swift format lint --strict -r Sources Tests
 # No warnings allowed: build once (with the tests) and fail on any.
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

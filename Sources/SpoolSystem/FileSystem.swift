@@ -11,7 +11,8 @@ public enum FileSystem {
     /// caller in open(2), and anything but a regular file or a directory (a FIFO, a socket, a
     /// device) is refused, naming the path; `O_NONBLOCK` is then cleared unless asked for. A
     /// file just made with `O_CREAT | O_EXCL` is ours and needs no check.
-    package static func open(_ path: String, _ flags: Int32, mode: mode_t = 0o644) throws(SystemError) -> FileDescriptor {
+    package static func open(_ path: String, _ flags: Int32, mode: mode_t = 0o644) throws(SystemError) -> FileDescriptor
+    {
         let ownFile = flags & O_NOFOLLOW != 0
         let guarded = ownFile && flags & (O_CREAT | O_EXCL) != O_CREAT | O_EXCL
         let descriptor: FileDescriptor
@@ -51,7 +52,8 @@ public enum FileSystem {
         var result = retryingInterrupts(call)
         if case .success = result, let fault = LostReplyInjection.renameFault() { result = .failure(fault) }
         if case .failure(let code) = result,
-            !AmbiguousRenames.happenedDespite(code, sourceBefore: before, source: Array(source.utf8CString), target: target)
+            !AmbiguousRenames.happenedDespite(
+                code, sourceBefore: before, source: Array(source.utf8CString), target: target)
         {
             throw SystemError("rename", path: source, secondPath: target, code: code)
         }
@@ -75,7 +77,8 @@ public enum FileSystem {
         switch result {
         case .success: return
         case .failure(let code)
-        where AmbiguousRenames.happenedDespite(code, sourceBefore: before, source: Array(source.utf8CString), target: target):
+        where AmbiguousRenames.happenedDespite(
+            code, sourceBefore: before, source: Array(source.utf8CString), target: target):
             return
         case .failure(let code) where code == EINVAL || code == ENOSYS:
             try link(source, to: target)
@@ -206,7 +209,8 @@ public enum FileSystem {
     /// it, kept open) lies on, with syncfs(2): one call that makes many files and renames durable
     /// at once. `paths` are those the caller needs durable: each is checked against injected
     /// faults as its own fsync would be.
-    package static func syncFileSystem(_ fd: FileDescriptor, covering paths: [String], root: String) throws(SystemError) {
+    package static func syncFileSystem(_ fd: FileDescriptor, covering paths: [String], root: String) throws(SystemError)
+    {
         for path in paths { try FaultInjection.check("fsync", path: path) }
         _ = try retryingInterrupts { spool_syncfs(fd.rawValue) }.orThrow("syncfs", path: root)
     }
@@ -225,7 +229,8 @@ public enum FileSystem {
         throws(SystemError)
     {
         // Unique per process and call: two threads may write the same file (a marker) at once.
-        let temporary = path + "." + TemporaryNames.processPrefix + "."
+        let temporary =
+            path + "." + TemporaryNames.processPrefix + "."
             + String(TemporaryNames.counter.add(1, ordering: .relaxed).newValue) + ".tmp"
         let fd = try createExclusive(temporary, mode: mode)
         do {

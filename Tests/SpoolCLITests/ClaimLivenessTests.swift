@@ -1,7 +1,7 @@
 import Foundation
 import Glibc
-import Testing
 import SpoolSystem
+import Testing
 
 /// Issue 21: a claim is alive while any process of it lives, never judged by a processor name
 /// read from a record; nothing of a job outlives it. Each run of a job is checked independently
@@ -9,7 +9,9 @@ import SpoolSystem
 /// anything it started) lives, and logs OVERLAP when another run of the same job holds it.
 @Suite("Claim liveness: never two runs of one job at once, nothing of a job outlives it", .serialized)
 struct ClaimLivenessTests {
-    static let hasStrace = ["/usr/bin/strace", "/bin/strace"].contains { FileManager.default.isExecutableFile(atPath: $0) }
+    static let hasStrace = ["/usr/bin/strace", "/bin/strace"].contains {
+        FileManager.default.isExecutableFile(atPath: $0)
+    }
     static let hasFlock = ["/usr/bin/flock", "/bin/flock"].contains { FileManager.default.isExecutableFile(atPath: $0) }
 
     /// A handler script that holds the job's overlap lock and logs `start|end JOB ATTEMPT PID`.
@@ -67,10 +69,11 @@ struct ClaimLivenessTests {
             if processors == 2 {
                 // The second processor's flushes take 3 s each: it dies before its start lands. (-D: the
                 // tracer is not its parent, so the run returns when the processor dies.)
-                arguments = [
-                    "-D", "-f", "-o", "/dev/null", "-e", "inject=fsync,fdatasync,syncfs:delay_enter=3000000",
-                    TestSpool.binary,
-                ] + arguments
+                arguments =
+                    [
+                        "-D", "-f", "-o", "/dev/null", "-e", "inject=fsync,fdatasync,syncfs:delay_enter=3000000",
+                        TestSpool.binary,
+                    ] + arguments
                 program = strace
             }
             _ = try TestSpool.run(arguments, allowRootHandlers: false, program: program)
@@ -229,10 +232,11 @@ struct ClaimLivenessTests {
         let repair = try spool.spool(["fsck", "--repair"], environment: ["SPOOL_CONTAINMENT": containment])
         #expect(repair.status == 0 || repair.status == 1, "\(repair.standardOutput) \(repair.standardError)")
         #expect(spool.waitUntil(timeout: 5) { !Self.isRunning(pid) }, "pid \(pid) survived recovery")
-        #expect(spool.waitUntil(timeout: 10) {
-            _ = try? spool.spool(["fsck", "--repair"])
-            return spool.jobIDs(in: "queued") == ["d1"]
-        })
+        #expect(
+            spool.waitUntil(timeout: 10) {
+                _ = try? spool.spool(["fsck", "--repair"])
+                return spool.jobIDs(in: "queued") == ["d1"]
+            })
         let record = try spool.record("d1", in: "queued")
         #expect(record["attempts"] as? Int == 1)
         #expect(record["processor"] == nil)

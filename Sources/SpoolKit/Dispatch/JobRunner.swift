@@ -139,7 +139,8 @@ final class JobRunner: Sendable {
                 .start()
             }
         } else {
-            Notifier.notify("start", settings: notifications, layout: layout, id: id, record: record, user: notifierUser)
+            Notifier.notify(
+                "start", settings: notifications, layout: layout, id: id, record: record, user: notifierUser)
         }
         let progress = ProgressRecorder(
             store: store, id: id, record: record, notifications: notifications, landing: landing,
@@ -337,7 +338,8 @@ final class JobRunner: Sendable {
             if case .cancelled(let request) = result, final == .cancelled { ControlFiles.remove(request) }
             if final.isTerminal {
                 Notifier.notify(
-                    final.rawValue, settings: configuration.handlers[record.type]?.notifications, layout: layout, id: id,
+                    final.rawValue, settings: configuration.handlers[record.type]?.notifications, layout: layout,
+                    id: id,
                     record: record, user: users[record.type])
             }
             if final.isTerminal, let parent = JobID.parent(of: id) {

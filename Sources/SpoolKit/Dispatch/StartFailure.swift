@@ -1,4 +1,5 @@
 import SpoolSystem
+
 /// What becomes of a claimed job whose start failed (`JobRunner.run`).
 extension JobRunner {
     /// The job goes back to `queued/` at once, as claimed: its file in `processing/` is still the

@@ -1,5 +1,6 @@
 import SpoolJSON
 import SpoolSystem
+
 /// A job this processor has claimed: its file is in `processing/` and the open file's flock
 /// keeps recovery away until `JobStore.begin` records the owner.
 public struct ClaimedJob: Sendable {
@@ -208,7 +209,8 @@ extension JobStore {
         if record.fields["createdAt"] == nil { record.set("createdAt", .string(Timestamp.format(claimed.arrivedAt))) }
         record.set("startedAt", .string(Timestamp.format(now)))
         for key in [
-            "finishedAt", "exitCode", "signal", "error", "errorSeverity", "notBefore", "records", "cpuSeconds", "maxRSS",
+            "finishedAt", "exitCode", "signal", "error", "errorSeverity", "notBefore", "records", "cpuSeconds",
+            "maxRSS",
         ] { record.set(key, nil) }
         record.set("progress", JSONValue(0))
         if let processor { record.set("processor", processor.recordValue) }

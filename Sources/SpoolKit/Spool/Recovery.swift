@@ -1,5 +1,6 @@
 import SpoolJSON
 import SpoolSystem
+
 /// What recovery did with one job in `processing/`.
 enum RecoveryOutcome {
     /// A live processor (or a handler it started) holds it.
@@ -119,7 +120,9 @@ extension JobStore {
             return .recovered(.failed)
         }
         // Recovery's rewrite will own the file: the submitter goes into the record first.
-        record.set("ownerUID", JSONValue(Int(JobOwnership.submitter(fileOwner: status.ownerID, record: record, layout: layout))))
+        record.set(
+            "ownerUID",
+            JSONValue(Int(JobOwnership.submitter(fileOwner: status.ownerID, record: record, layout: layout))))
         // A parent waiting for its children belongs to its tree, not to a processor.
         if record.status == BatchStatus.waitingForChildren { return .ownedByLiveProcessor }
         // Started under group commit, its owner stopped before the running record landed: the
@@ -239,7 +242,8 @@ extension JobStore {
             if killed > 0 {
                 Diagnostics.warn(
                     "killed \(killed) process(es) left of job \(id) by processor \(owner), which stopped")
-                JobLog.append(layout, id: id, .warning, "killed \(killed) process(es) left by processor \(owner), which stopped")
+                JobLog.append(
+                    layout, id: id, .warning, "killed \(killed) process(es) left by processor \(owner), which stopped")
             }
             if (try? fd.lockExclusive(wait: false, path: path)) != true {
                 // One more look after they are reaped by whoever is their parent now.

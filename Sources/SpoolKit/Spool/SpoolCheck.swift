@@ -1,5 +1,6 @@
 import SpoolJSON
 import SpoolSystem
+
 /// One problem `spool fsck` found in a spool.
 public struct CheckProblem: Sendable {
     public enum Kind: String, Sendable, CaseIterable {
