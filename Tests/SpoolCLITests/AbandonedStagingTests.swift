@@ -156,7 +156,7 @@ struct AbandonedStagingTests {
         try Self.expectSettled(spool, attempts: 1, runs: runs, handlerRuns: 1...1)
     }
 
-    @Test("a result that cannot be published is removed once the job has moved on")
+    @Test("a result that cannot be published is kept out of the staging names once the job has moved on")
     func unpublishedResult() throws {
         let runs = NSTemporaryDirectory() + "runs-\(UUID().uuidString)"
         defer { unlink(runs) }
@@ -166,6 +166,9 @@ struct AbandonedStagingTests {
         #expect(spool.jobIDs(in: "done") == ["j1"])
         #expect(try spool.record("j1", in: "done")["result"] == nil)
         #expect(Self.staging(spool).isEmpty, "\(Self.staging(spool))")
+        // Nothing is lost: the output is kept, under a name no clean-up takes.
+        let kept = spool.names(in: "tmp").filter { $0.hasPrefix("unpublished~j1.") && $0.hasSuffix(".out") }
+        #expect(kept.count == 1, "\(spool.names(in: "tmp"))")
     }
 
     @Test("a start whose landing failed: the job runs and ends, and leaves nothing in tmp/")

@@ -111,13 +111,13 @@ struct SpoolFileSafetyTests {
         // The jobs ended in done/ without a result; each output stays in tmp/, the refusal on stderr.
         #expect(try spool.record("second", in: "done")["result"] == nil)
         #expect(try spool.record("p/0001", in: "done")["result"] == nil)
-        let kept = spool.names(in: "tmp").filter { $0.hasPrefix("result-second.") }
+        let kept = spool.names(in: "tmp").filter { $0.hasPrefix("unpublished~second.") && $0.hasSuffix(".out") }
         #expect(kept.count == 1 && spool.contents("tmp/" + (kept.first ?? "")) == "result-second\n")
         let errors = spool.processorErrors()
         #expect(errors.contains("could not publish the result of job second"))
         #expect(errors.contains("'\(spool.root)/results' is a symbolic link (to '\(outside)/res')"))
         #expect(errors.contains("'\(spool.root)/logs' is a symbolic link (to '\(outside)/logs')"))
-        #expect(errors.contains("the output is kept as tmp/result-second."))
+        #expect(errors.contains("the output is kept as tmp/unpublished~second."))
         #expect(processor.isRunning)
 
         // Once the directories are real again, the same processor publishes as before.

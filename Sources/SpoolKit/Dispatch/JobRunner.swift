@@ -297,8 +297,8 @@ final class JobRunner: Sendable {
 
         // The handler's account serves the outcome only; the record keeps `error`.
         record.set(Self.reportedErrorField, nil)
-        // A result that could not be published, removed once the job has moved on (its lock, the
-        // claim's, is held until then).
+        // A result that could not be published, kept out of the staging names once the job has
+        // moved on (its lock, the claim's, is held until then).
         var unpublishedResult: String?
         if let resultPath {
             if target.isTerminal && FileSystem.exists(layout.jobPath(id, in: target)) {
@@ -328,7 +328,7 @@ final class JobRunner: Sendable {
         do {
             let final = try moveRetrying(id, to: target, record: record)
             // Still locked by this processor, so no recovery pass has taken it for abandoned.
-            if let unpublishedResult { try? FileSystem.unlinkIfPresent(unpublishedResult) }
+            if let unpublishedResult { store.keepUnpublishedResult(unpublishedResult) }
             // Logged once moved (and committed, in durable mode): a log never says "done" of a
             // job that a crash then recovers.
             JobLog.append(layout, id: id, logLevel, message + " → \(final.rawValue)/")

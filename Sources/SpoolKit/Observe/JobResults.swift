@@ -39,12 +39,30 @@ extension JobStore {
             }
             try FileSystem.renameIntoSpool(temporary, to: target, root: layout.root)
         } catch {
-            let kept =
-                "; the output is kept as \(layout.relative(temporary)) (removed with tmp/'s leftovers after a day)"
+            let kept = "; the output is kept as \(layout.relative(Self.keptResultPath(temporary))) once the job has moved on"
             JobLog.append(layout, id: id, .error, "result not published: \(error)" + kept)
             throw SystemError(
                 "publish the result", path: temporary, secondPath: target, code: error.code,
                 explanation: error.reason + kept)
+        }
+    }
+
+    /// Where an output that could not be published is kept (nothing is lost): its staging name
+    /// with `unpublished~` for `result-` and `.out` for `.tmp`, out of the staging names that
+    /// recovery and the stale-file removal clean up.
+    static func keptResultPath(_ temporary: String) -> String {
+        let directory = FileSystem.directoryName(of: temporary)
+        var name = String(temporary.dropFirst(directory.count + 1))
+        if name.hasPrefix("result-") { name = "unpublished~" + name.dropFirst("result-".count) }
+        if name.hasSuffix(".tmp") { name = String(name.dropLast(4)) + ".out" }
+        return directory + "/" + name
+    }
+
+    /// Keeps an output that could not be published under `keptResultPath`, once the job has
+    /// moved on (its lock, the claim's, is held until then).
+    func keepUnpublishedResult(_ temporary: String) {
+        do { try FileSystem.rename(temporary, to: Self.keptResultPath(temporary)) } catch {
+            Diagnostics.warn("could not keep the unpublished output \(layout.relative(temporary)): \(error)")
         }
     }
 

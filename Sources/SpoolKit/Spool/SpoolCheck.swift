@@ -224,18 +224,21 @@ extension JobStore {
         if repair && dead.contains(where: { FileSystem.exists(path($0.name)) }) { recoverOrphans() }
         for (name, description) in dead.sorted(by: { $0.name < $1.name }) {
             let removed = repair && !FileSystem.exists(path(name))
-            let gone = "its processor\(description.map { " (" + $0 + ")" } ?? "") is gone and no handler of it runs"
+            let gone = "its processor\(description.map { " (" + $0 + ")" } ?? "") is gone (nothing holds its lock)"
             var problem = CheckProblem(
                 kind: .deadProcessorLock, path: layout.relative(path(name)),
-                detail: gone
-                    + (removed
-                        ? "; removed"
-                        : repair
-                            ? "; not removed: another recovery pass was running (run fsck again)"
-                            : "; a recovery pass (a processor's, or fsck --repair) removes it"))
+                detail: gone + Self.recoveryRepairNote(removed: removed, repair: repair))
             problem.repaired = removed
             report.problems.append(problem)
         }
+    }
+
+    /// How a problem that a recovery pass mends stands after the check (or its repair).
+    static func recoveryRepairNote(removed: Bool, repair: Bool) -> String {
+        if removed { return "; removed" }
+        return repair
+            ? "; not removed: another recovery pass was running (run fsck again)"
+            : "; a recovery pass (a processor's, or fsck --repair) removes it"
     }
 
     /// Staging files of attempts that are over. The repair is a recovery pass (unless one already
@@ -249,11 +252,7 @@ extension JobStore {
             var problem = CheckProblem(
                 kind: .abandonedStaging, path: "tmp/" + staging.name,
                 detail: "\(what) of an attempt of job \(staging.id) that is over (the job has left processing/)"
-                    + (removed
-                        ? "; removed"
-                        : repair
-                            ? "; not removed: another recovery pass was running (run fsck again)"
-                            : "; a recovery pass (a processor's, or fsck --repair) removes it"))
+                    + Self.recoveryRepairNote(removed: removed, repair: repair))
             problem.repaired = removed
             report.problems.append(problem)
         }
