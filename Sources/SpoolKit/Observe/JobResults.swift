@@ -39,7 +39,8 @@ extension JobStore {
             }
             try FileSystem.renameIntoSpool(temporary, to: target, root: layout.root)
         } catch {
-            let kept = "; the output is kept as \(layout.relative(Self.keptResultPath(temporary))) once the job has moved on"
+            let kept =
+                "; the output is kept as \(layout.relative(Self.keptResultPath(temporary))) once the job has moved on"
             JobLog.append(layout, id: id, .error, "result not published: \(error)" + kept)
             throw SystemError(
                 "publish the result", path: temporary, secondPath: target, code: error.code,
