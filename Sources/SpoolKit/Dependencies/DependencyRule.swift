@@ -67,14 +67,10 @@ public struct DependencyRule: Sendable, Equatable {
             throw DependencyRuleError(
                 "unknown key \"\(prefix).\(key)\" (known: name, after, condition, create, role, enabled)")
         }
-        if let flag = object["enabled"] {
-            guard case .bool(let value) = flag else {
-                throw DependencyRuleError("\"\(prefix).enabled\" must be true or false")
-            }
-            enabled = value
-        } else {
-            enabled = true
+        guard let value = (object["enabled"] ?? .bool(true)).boolValue else {
+            throw DependencyRuleError("\"\(prefix).enabled\" must be true or false")
         }
+        enabled = value
         if let roleValue = object["role"] {
             guard let name = roleValue.stringValue, let roles, roles.contains(name) else {
                 throw DependencyRuleError(

@@ -53,14 +53,10 @@ public struct Schedule: Sendable, Equatable {
             throw ScheduleError(
                 "unknown key \"\(prefix).\(key)\" (known: cron, job, catchUp, jitter, timezone, enabled)")
         }
-        if let flag = object["enabled"] {
-            guard case .bool(let value) = flag else {
-                throw ScheduleError("\"\(prefix).enabled\" must be true or false")
-            }
-            enabled = value
-        } else {
-            enabled = true
+        guard let value = (object["enabled"] ?? .bool(true)).boolValue else {
+            throw ScheduleError("\"\(prefix).enabled\" must be true or false")
         }
+        enabled = value
         guard let text = object["cron"]?.stringValue else {
             throw ScheduleError("\"\(prefix).cron\" must be a cron expression such as \"30 5 * * *\"")
         }

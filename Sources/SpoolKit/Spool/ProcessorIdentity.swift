@@ -23,7 +23,7 @@ public final class ProcessorIdentity: Sendable {
     public init(layout: SpoolLayout) throws(SpoolError) {
         host = ProcessInfoLite.hostName
         pid = ProcessInfoLite.currentProcessID
-        let hostPart = String(decoding: Array(host.utf8).filter(JobID.isAllowed).prefix(64), as: UTF8.self)
+        let hostPart = Self.namePart(ofHost: host)
         let temporary = layout.temporaryPath("processor")
         do throws(SystemError) {
             let fd = try FileSystem.createExclusive(temporary)
@@ -44,7 +44,7 @@ public final class ProcessorIdentity: Sendable {
             // process within the same millisecond (an embedding program) waits for the next one.
             while true {
                 let now = ProcessInfoLite.now()
-                let name = (hostPart.isEmpty ? "host" : hostPart) + "-\(pid)-\(Int64(now * 1000))"
+                let name = hostPart + "-\(pid)-\(Int64(now * 1000))"
                 let lockPath = layout.processorsDirectory + "/" + name + ".lock"
                 do throws(SystemError) {
                     try FileSystem.renameNoReplace(temporary, to: lockPath)
@@ -62,6 +62,13 @@ public final class ProcessorIdentity: Sendable {
         } catch {
             throw .system(error)
         }
+    }
+
+    /// The host part of a processor's name: the host name restricted to id characters, at most
+    /// 64 bytes, `host` if nothing remains.
+    static func namePart(ofHost host: String) -> String {
+        let part = String(decoding: Array(host.utf8).filter(JobID.isAllowed).prefix(64), as: UTF8.self)
+        return part.isEmpty ? "host" : part
     }
 
     /// Releases the lock and removes the lock file (clean exit).
@@ -113,22 +120,17 @@ struct ProcessorLiveness {
 
     /// True when the named processor ran on this host.
     func isOnThisHost(_ name: String) -> Bool {
-        let host = String(
-            decoding: Array(ProcessInfoLite.hostName.utf8).filter(JobID.isAllowed).prefix(64), as: UTF8.self)
         let parts = name.split(separator: "-")
-        return parts.count >= 3 && parts.dropLast(2).joined(separator: "-") == (host.isEmpty ? "host" : host)
+        return parts.count >= 3
+            && parts.dropLast(2).joined(separator: "-") == ProcessorIdentity.namePart(ofHost: ProcessInfoLite.hostName)
     }
 
     /// True when the named processor ran on this host and its process is gone, although its lock
     /// is still held: handlers it started are still running, and their jobs will be recoverable
     /// once they end.
     func isOrphanedOnThisHost(_ name: String) -> Bool {
-        let host = String(
-            decoding: Array(ProcessInfoLite.hostName.utf8).filter(JobID.isAllowed).prefix(64), as: UTF8.self)
         let parts = name.split(separator: "-")
-        guard parts.count >= 3, let pid = Int32(parts[parts.count - 2]),
-            parts.dropLast(2).joined(separator: "-") == (host.isEmpty ? "host" : host)
-        else { return false }
+        guard isOnThisHost(name), let pid = Int32(parts[parts.count - 2]) else { return false }
         return !ProcessInfoLite.isAlive(pid)
     }
 
